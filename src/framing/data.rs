@@ -1,0 +1,297 @@
+//! The `DATA` body: dot-unstuffing for a server, dot-stuffing for a client
+//! (RFC 5321 sections 3.3, 4.1.1.4 and 4.5.2).
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use memchr::memchr2;
+
+/// Bare line endings seen in a body: a CR not followed by LF, or an LF not preceded
+/// by CR. RFC 5321 section 2.3.8 forbids both, and SMTP smuggling attacks depend on
+/// servers that disagree about them, so a server decides what to do with a message
+/// that has them (reject it, by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BareLineEndings {
+    /// A CR not followed by LF was seen.
+    pub cr: bool,
+    /// An LF not preceded by CR was seen.
+    pub lf: bool,
+}
+
+impl BareLineEndings {
+    /// Whether any bare line ending was seen.
+    pub fn any(self) -> bool {
+        self.cr || self.lf
+    }
+}
+
+/// One step of a [`DataDecoder`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    /// The next piece of the message, dot-unstuffed. Never empty.
+    Data(Bytes),
+    /// `<CRLF>.<CRLF>` was reached. The message ends with the CRLF that began it
+    /// (RFC 5321 section 4.1.1.4); bytes after it stay in the input.
+    End,
+}
+
+/// Reads the body of a `DATA` command: undoes dot-stuffing and finds the end.
+///
+/// Only `<CRLF>.<CRLF>` ends the body (RFC 5321 section 4.1.1.4). Every look-alike,
+/// `<LF>.<LF>`, `<CR>.<CR>`, `<LF>.<CRLF>`, `<CRLF>.<LF>`, `<CRLF>.<CR><CRLF>` and the
+/// rest, is message data: a server that ends the body anywhere else can be made to
+/// read a second, smuggled message out of the first one's body.
+///
+/// A line starts after CRLF only, and at the start of the body, which follows the
+/// `DATA` command's own CRLF (so `.<CRLF>` right away is an empty message). A `.` at
+/// the start of a line is removed (section 4.5.2).
+///
+/// The decoder keeps no bytes: pieces it cannot judge yet (a trailing CR, a `.` at a
+/// line start) stay in the input until more arrives. A run of input with nothing to
+/// remove comes out as a slice of the input's buffer, not a copy.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use smtp_sansio::{DataDecoder, Decoded};
+///
+/// let mut decoder = DataDecoder::new();
+/// let mut input = BytesMut::from(&b"Subject: hi\r\n\r\n..leading dot\r\n.\r\nQUIT\r\n"[..]);
+/// let mut message = Vec::new();
+/// while let Some(Decoded::Data(chunk)) = decoder.decode(&mut input) {
+///     message.extend_from_slice(&chunk);
+/// }
+/// assert!(decoder.is_finished());
+/// assert_eq!(message, b"Subject: hi\r\n\r\n.leading dot\r\n");
+/// assert_eq!(&input[..], b"QUIT\r\n");
+/// ```
+#[derive(Debug, Clone)]
+pub struct DataDecoder {
+    at_line_start: bool,
+    finished: bool,
+    normalize: bool,
+    bare: BareLineEndings,
+}
+
+impl Default for DataDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DataDecoder {
+    /// A decoder for a body that starts now, right after `DATA`'s `354` reply.
+    /// Bare line endings pass through unchanged and are recorded.
+    pub fn new() -> Self {
+        Self { at_line_start: true, finished: false, normalize: false, bare: BareLineEndings::default() }
+    }
+
+    /// A decoder that rewrites each bare CR and bare LF as CRLF in its output (and
+    /// still records them). The rewrite changes only the bytes delivered: a bare
+    /// ending never starts a line, so it can neither end the body nor be followed by
+    /// a stuffed dot.
+    pub fn normalizing() -> Self {
+        Self { normalize: true, ..Self::new() }
+    }
+
+    /// Whether `<CRLF>.<CRLF>` has been reached.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// The bare line endings seen so far.
+    pub fn bare_line_endings(&self) -> BareLineEndings {
+        self.bare
+    }
+
+    /// Takes the next piece of the body out of `input`.
+    ///
+    /// `None` means every byte that can be judged has been used: append more input
+    /// and call again. Once [`Decoded::End`] has been returned, the decoder returns
+    /// `None` and leaves `input` alone.
+    pub fn decode(&mut self, input: &mut BytesMut) -> Option<Decoded> {
+        if self.finished {
+            return None;
+        }
+        // Bytes from input[0] to `run_end` go out as one slice.
+        let mut pos = 0;
+        loop {
+            if self.at_line_start {
+                match input.get(pos..pos + 3) {
+                    Some(b".\r\n") => return Some(self.end_at(input, pos)),
+                    _ if input.get(pos) == Some(&b'.') => {
+                        // A stuffed dot, unless this is the start of the final `.<CRLF>`.
+                        if input.len() < pos + 3 && input[pos + 1..].iter().all(|&b| b == b'\r') {
+                            return self.emit(input, pos);
+                        }
+                        if pos > 0 {
+                            return self.emit(input, pos);
+                        }
+                        input.advance(1);
+                    }
+                    _ if pos == input.len() => return self.emit(input, pos),
+                    _ => {}
+                }
+                self.at_line_start = false;
+            }
+            let Some(offset) = memchr2(b'\r', b'\n', &input[pos..]) else {
+                return self.emit(input, input.len());
+            };
+            let at = pos + offset;
+            if input[at] == b'\r' {
+                match input.get(at + 1) {
+                    // Not yet known whether this CR is bare: leave it in the input.
+                    None => return self.emit(input, at),
+                    Some(b'\n') => {
+                        pos = at + 2;
+                        self.at_line_start = true;
+                        continue;
+                    }
+                    Some(_) => self.bare.cr = true,
+                }
+            } else {
+                self.bare.lf = true;
+            }
+            if self.normalize {
+                if at > 0 {
+                    return self.emit(input, at);
+                }
+                input.advance(1);
+                return Some(Decoded::Data(Bytes::from_static(b"\r\n")));
+            }
+            pos = at + 1;
+        }
+    }
+
+    /// Hands out `input[..len]`, or says more input is needed if it is empty.
+    fn emit(&mut self, input: &mut BytesMut, len: usize) -> Option<Decoded> {
+        (len > 0).then(|| Decoded::Data(input.split_to(len).freeze()))
+    }
+
+    /// The body ends with the CRLF before `input[dot]`; the `.<CRLF>` is dropped.
+    fn end_at(&mut self, input: &mut BytesMut, dot: usize) -> Decoded {
+        if dot > 0 {
+            // The line start was set by the CRLF just before `dot`: hand out the data
+            // first, and find the terminator at position 0 on the next call.
+            return Decoded::Data(input.split_to(dot).freeze());
+        }
+        input.advance(3);
+        self.finished = true;
+        Decoded::End
+    }
+}
+
+/// Writes a message body for `DATA`: dot-stuffs it and adds the final `.` line
+/// (RFC 5321 section 4.5.2).
+///
+/// The body can be pushed in pieces of any size. By default a bare CR or bare LF is
+/// written as CRLF, so that nothing the client sends can look like the end of data to
+/// a server that is lenient about line endings (SMTP smuggling). [`DataEncoder::raw`]
+/// turns that off for bodies that must go byte for byte.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use smtp_sansio::DataEncoder;
+///
+/// let mut encoder = DataEncoder::new();
+/// let mut out = BytesMut::new();
+/// encoder.encode(b".hidden\nlast line", &mut out);
+/// encoder.finish(&mut out);
+/// assert_eq!(&out[..], b"..hidden\r\nlast line\r\n.\r\n");
+/// ```
+#[derive(Debug, Clone)]
+pub struct DataEncoder {
+    at_line_start: bool,
+    /// The previous piece ended with a CR whose partner is not known yet.
+    pending_cr: bool,
+    normalize: bool,
+}
+
+impl Default for DataEncoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DataEncoder {
+    /// An encoder that rewrites bare CR and bare LF as CRLF.
+    pub fn new() -> Self {
+        Self { at_line_start: true, pending_cr: false, normalize: true }
+    }
+
+    /// An encoder that leaves bare CR and LF as they are. Only CRLF starts a line, so
+    /// only a `.` after CRLF is stuffed.
+    pub fn raw() -> Self {
+        Self { normalize: false, ..Self::new() }
+    }
+
+    /// Encodes the next piece of the body into `out`.
+    pub fn encode(&mut self, mut body: &[u8], out: &mut BytesMut) {
+        out.reserve(body.len() + body.len() / 32 + 4);
+        if self.pending_cr {
+            let Some(&next) = body.first() else { return };
+            self.pending_cr = false;
+            self.line_end_after_cr(next == b'\n', out);
+            if next == b'\n' {
+                body = &body[1..];
+            }
+        }
+        while !body.is_empty() {
+            if self.at_line_start {
+                self.at_line_start = false;
+                if body[0] == b'.' {
+                    out.put_u8(b'.');
+                }
+            }
+            let Some(at) = memchr2(b'\r', b'\n', body) else {
+                out.put_slice(body);
+                return;
+            };
+            out.put_slice(&body[..at]);
+            if body[at] == b'\n' {
+                self.bare_lf(out);
+                body = &body[at + 1..];
+                continue;
+            }
+            match body.get(at + 1) {
+                None => {
+                    self.pending_cr = true;
+                    return;
+                }
+                Some(&next) => {
+                    self.line_end_after_cr(next == b'\n', out);
+                    body = &body[at + 1 + usize::from(next == b'\n')..];
+                }
+            }
+        }
+    }
+
+    /// Ends the body: adds CRLF if it did not end with one, then `.<CRLF>`.
+    /// The encoder is ready for a new body afterwards.
+    pub fn finish(&mut self, out: &mut BytesMut) {
+        if self.pending_cr {
+            self.line_end_after_cr(false, out);
+        }
+        if !self.at_line_start {
+            out.put_slice(b"\r\n");
+        }
+        out.put_slice(b".\r\n");
+        *self = Self { normalize: self.normalize, ..Self::new() };
+    }
+
+    /// A CR has been read; `with_lf` says whether an LF follows it.
+    fn line_end_after_cr(&mut self, with_lf: bool, out: &mut BytesMut) {
+        if with_lf || self.normalize {
+            out.put_slice(b"\r\n");
+            self.at_line_start = true;
+        } else {
+            out.put_u8(b'\r');
+        }
+    }
+
+    fn bare_lf(&mut self, out: &mut BytesMut) {
+        if self.normalize {
+            out.put_slice(b"\r\n");
+            self.at_line_start = true;
+        } else {
+            out.put_u8(b'\n');
+        }
+    }
+}

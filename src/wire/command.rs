@@ -1,0 +1,412 @@
+//! Commands: RFC 5321 section 4.1.1, with the ESMTP extensions' verbs.
+
+use alloc::borrow::Cow;
+use core::fmt::{self, Write};
+
+use bytes::{BufMut, BytesMut};
+
+use super::ParseOptions;
+use super::address::{ForwardPath, Host, Mailbox, Path, ReversePath, parse_path};
+use super::param::{MailParameters, RcptParameters};
+use crate::error::{AddressError, EncodeError, ParseError};
+
+/// The initial response of `AUTH` (RFC 4954 section 4).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum InitialResponse<'a> {
+    /// `=`: an initial response of zero length.
+    Empty,
+    /// Base64 text, not yet decoded.
+    Base64(Cow<'a, str>),
+}
+
+/// A command from client to server.
+///
+/// Parsing borrows from the line ([`Command::parse`]); [`Command::into_owned`] makes a
+/// value that outlives it. Verbs are case-insensitive on input and written in
+/// upper case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Command<'a> {
+    /// `HELO domain` (RFC 5321 section 4.1.1.1).
+    Helo {
+        /// The name the client gives itself.
+        host: Host<'a>,
+    },
+    /// `EHLO domain`: HELO that asks for the extensions (section 4.1.1.1).
+    Ehlo {
+        /// The name the client gives itself.
+        host: Host<'a>,
+    },
+    /// `LHLO domain`: LMTP's EHLO (RFC 2033 section 4.1).
+    Lhlo {
+        /// The name the client gives itself.
+        host: Host<'a>,
+    },
+    /// `MAIL FROM:<reverse-path> [parameters]` (section 4.1.1.2).
+    Mail {
+        /// The sender, or the null path for bounces.
+        from: ReversePath<'a>,
+        /// ESMTP parameters.
+        params: MailParameters<'a>,
+    },
+    /// `RCPT TO:<forward-path> [parameters]` (section 4.1.1.3).
+    Rcpt {
+        /// The recipient.
+        to: ForwardPath<'a>,
+        /// ESMTP parameters.
+        params: RcptParameters<'a>,
+    },
+    /// `DATA` (section 4.1.1.4).
+    Data,
+    /// `BDAT size [LAST]` (RFC 3030 section 2).
+    Bdat {
+        /// Octets in the chunk that follows the line.
+        size: u64,
+        /// Whether this is the last chunk of the message.
+        last: bool,
+    },
+    /// `RSET` (section 4.1.1.5).
+    Rset,
+    /// `VRFY string` (section 4.1.1.6).
+    Vrfy {
+        /// The user or mailbox to verify, as given.
+        target: Cow<'a, str>,
+    },
+    /// `EXPN string` (section 4.1.1.7).
+    Expn {
+        /// The mailing list to expand, as given.
+        list: Cow<'a, str>,
+    },
+    /// `HELP [string]` (section 4.1.1.8).
+    Help {
+        /// What help is asked about.
+        topic: Option<Cow<'a, str>>,
+    },
+    /// `NOOP [string]` (section 4.1.1.9); the argument is ignored.
+    Noop {
+        /// The ignored argument.
+        text: Option<Cow<'a, str>>,
+    },
+    /// `QUIT` (section 4.1.1.10).
+    Quit,
+    /// `STARTTLS` (RFC 3207).
+    StartTls,
+    /// `AUTH mechanism [initial-response]` (RFC 4954 section 4).
+    Auth {
+        /// The SASL mechanism, as given (compare it ignoring case).
+        mechanism: Cow<'a, str>,
+        /// The initial response, if the client sent one.
+        initial_response: Option<InitialResponse<'a>>,
+    },
+}
+
+/// ASCII upper-cases the first four bytes into a number, for one match on the verb.
+const fn verb_key(verb: &[u8; 4]) -> u32 {
+    u32::from_be_bytes(*verb) & 0xDFDF_DFDF
+}
+
+impl<'a> Command<'a> {
+    /// Parses one command line, without its CRLF (as a [`crate::LineFramer`] hands it out).
+    ///
+    /// ```
+    /// use smtp_sansio::{Command, ParseOptions};
+    /// use smtp_sansio::wire::{ReversePath, MailParameters};
+    ///
+    /// let command = Command::parse(b"mail from:<alice@example.org> SIZE=1024", &ParseOptions::default()).unwrap();
+    /// let Command::Mail { from: ReversePath::Mailbox(mailbox), params } = command else { panic!() };
+    /// assert_eq!(mailbox.to_string(), "alice@example.org");
+    /// assert_eq!(params.size, Some(1024));
+    /// ```
+    pub fn parse(line: &'a [u8], options: &ParseOptions) -> Result<Self, ParseError> {
+        let line = core::str::from_utf8(line).map_err(|_| ParseError::InvalidCharacters)?;
+        if line.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+            return Err(ParseError::InvalidCharacters);
+        }
+        let line = if options.strict { line } else { line.trim_end_matches([' ', '\t']) };
+        let (verb, args) = match line.split_once(' ') {
+            Some((verb, args)) => (verb, Some(args)),
+            None => (line, None),
+        };
+        let no_args = |command: Command<'a>| match args {
+            None => Ok(command),
+            Some(_) => Err(ParseError::InvalidArguments),
+        };
+        if verb.len() == 8 {
+            return match verb.eq_ignore_ascii_case("STARTTLS") {
+                true => no_args(Command::StartTls),
+                false => Err(ParseError::UnknownCommand),
+            };
+        }
+        let Ok(verb4) = <&[u8; 4]>::try_from(verb.as_bytes()) else {
+            return Err(ParseError::UnknownCommand);
+        };
+        let text = |args: Option<&'a str>| args.map(Cow::Borrowed);
+        let required = |args: Option<&'a str>| {
+            args.filter(|a| !a.is_empty()).map(Cow::Borrowed).ok_or(ParseError::InvalidArguments)
+        };
+        match verb_key(verb4) {
+            k if k == verb_key(b"MAIL") => parse_mail(args.ok_or(ParseError::InvalidArguments)?, options),
+            k if k == verb_key(b"RCPT") => parse_rcpt(args.ok_or(ParseError::InvalidArguments)?, options),
+            k if k == verb_key(b"DATA") => no_args(Command::Data),
+            k if k == verb_key(b"BDAT") => parse_bdat(args.ok_or(ParseError::InvalidArguments)?),
+            k if k == verb_key(b"EHLO") => Ok(Command::Ehlo { host: parse_host(args, options)? }),
+            k if k == verb_key(b"HELO") => Ok(Command::Helo { host: parse_host(args, options)? }),
+            k if k == verb_key(b"LHLO") => Ok(Command::Lhlo { host: parse_host(args, options)? }),
+            k if k == verb_key(b"RSET") => no_args(Command::Rset),
+            k if k == verb_key(b"NOOP") => Ok(Command::Noop { text: text(args) }),
+            k if k == verb_key(b"QUIT") => no_args(Command::Quit),
+            k if k == verb_key(b"VRFY") => Ok(Command::Vrfy { target: required(args)? }),
+            k if k == verb_key(b"EXPN") => Ok(Command::Expn { list: required(args)? }),
+            k if k == verb_key(b"HELP") => Ok(Command::Help { topic: text(args) }),
+            k if k == verb_key(b"AUTH") => parse_auth(args.ok_or(ParseError::InvalidArguments)?),
+            _ => Err(ParseError::UnknownCommand),
+        }
+    }
+
+    /// The verb, in upper case.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Self::Helo { .. } => "HELO",
+            Self::Ehlo { .. } => "EHLO",
+            Self::Lhlo { .. } => "LHLO",
+            Self::Mail { .. } => "MAIL",
+            Self::Rcpt { .. } => "RCPT",
+            Self::Data => "DATA",
+            Self::Bdat { .. } => "BDAT",
+            Self::Rset => "RSET",
+            Self::Vrfy { .. } => "VRFY",
+            Self::Expn { .. } => "EXPN",
+            Self::Help { .. } => "HELP",
+            Self::Noop { .. } => "NOOP",
+            Self::Quit => "QUIT",
+            Self::StartTls => "STARTTLS",
+            Self::Auth { .. } => "AUTH",
+        }
+    }
+
+    /// Writes the command and its CRLF in strict RFC 5321 form.
+    ///
+    /// Nothing is written when an argument would break the line: a CR, LF or other
+    /// control character (which could inject a second command), or text that does not
+    /// fit its grammar (an empty `VRFY`, a mechanism with a space, ...).
+    pub fn encode(&self, out: &mut BytesMut) -> Result<(), EncodeError> {
+        let start = out.len();
+        let result = self.write_line(out);
+        let line = &out[start..];
+        let error = match result {
+            Err(_) => Some(EncodeError::InvalidArgument),
+            Ok(()) if line.iter().any(|&b| b.is_ascii_control()) => Some(EncodeError::ControlCharacter),
+            Ok(()) => None,
+        };
+        if let Some(error) = error {
+            out.truncate(start);
+            return Err(error);
+        }
+        out.put_slice(b"\r\n");
+        Ok(())
+    }
+
+    fn write_line(&self, out: &mut BytesMut) -> fmt::Result {
+        let nonempty = |text: &str| if text.is_empty() { Err(fmt::Error) } else { Ok(()) };
+        out.write_str(self.verb())?;
+        match self {
+            Self::Helo { host } | Self::Ehlo { host } | Self::Lhlo { host } => write!(out, " {host}"),
+            Self::Mail { from, params } => {
+                write!(out, " FROM:{from}")?;
+                params.write(out)
+            }
+            Self::Rcpt { to, params } => {
+                write!(out, " TO:{to}")?;
+                params.write(out)
+            }
+            Self::Bdat { size, last } => write!(out, " {size}{}", if *last { " LAST" } else { "" }),
+            Self::Vrfy { target: text } | Self::Expn { list: text } => {
+                nonempty(text)?;
+                write!(out, " {text}")
+            }
+            Self::Help { topic: text } | Self::Noop { text } => match text {
+                Some(text) => write!(out, " {text}"),
+                None => Ok(()),
+            },
+            Self::Auth { mechanism, initial_response } => {
+                if !is_mechanism(mechanism) {
+                    return Err(fmt::Error);
+                }
+                write!(out, " {mechanism}")?;
+                match initial_response {
+                    None => Ok(()),
+                    Some(InitialResponse::Empty) => out.write_str(" ="),
+                    Some(InitialResponse::Base64(text)) if is_base64(text) && !text.is_empty() => {
+                        write!(out, " {text}")
+                    }
+                    Some(InitialResponse::Base64(_)) => Err(fmt::Error),
+                }
+            }
+            Self::Data | Self::Rset | Self::Quit | Self::StartTls => Ok(()),
+        }
+    }
+
+    /// The same command, owning its text.
+    pub fn into_owned(self) -> Command<'static> {
+        let own = |text: Cow<'a, str>| Cow::Owned(text.into_owned());
+        match self {
+            Self::Helo { host } => Command::Helo { host: host.into_owned() },
+            Self::Ehlo { host } => Command::Ehlo { host: host.into_owned() },
+            Self::Lhlo { host } => Command::Lhlo { host: host.into_owned() },
+            Self::Mail { from, params } => Command::Mail { from: from.into_owned(), params: params.into_owned() },
+            Self::Rcpt { to, params } => Command::Rcpt { to: to.into_owned(), params: params.into_owned() },
+            Self::Data => Command::Data,
+            Self::Bdat { size, last } => Command::Bdat { size, last },
+            Self::Rset => Command::Rset,
+            Self::Vrfy { target } => Command::Vrfy { target: own(target) },
+            Self::Expn { list } => Command::Expn { list: own(list) },
+            Self::Help { topic } => Command::Help { topic: topic.map(own) },
+            Self::Noop { text } => Command::Noop { text: text.map(own) },
+            Self::Quit => Command::Quit,
+            Self::StartTls => Command::StartTls,
+            Self::Auth { mechanism, initial_response } => Command::Auth {
+                mechanism: own(mechanism),
+                initial_response: initial_response.map(|response| match response {
+                    InitialResponse::Empty => InitialResponse::Empty,
+                    InitialResponse::Base64(text) => InitialResponse::Base64(own(text)),
+                }),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Command<'_> {
+    /// The command line as [`Command::encode`] writes it, without CRLF.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut line = BytesMut::new();
+        self.write_line(&mut line)?;
+        f.write_str(&alloc::string::String::from_utf8_lossy(&line))
+    }
+}
+
+/// The argument of HELO, EHLO and LHLO. Lenient mode lets `_` into the name (as
+/// Windows machine names have it) and ignores words after the first.
+fn parse_host<'a>(args: Option<&'a str>, options: &ParseOptions) -> Result<Host<'a>, ParseError> {
+    let args = args.ok_or(ParseError::InvalidArguments)?;
+    let name = if options.strict { args } else { args.trim_start_matches(' ').split(' ').next().unwrap_or("") };
+    Host::parse_with(name, options.limits.domain, !options.strict).map_err(|_| ParseError::InvalidArguments)
+}
+
+/// Strips an ASCII-case-insensitive `prefix`.
+fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
+}
+
+fn parse_mail<'a>(args: &'a str, options: &ParseOptions) -> Result<Command<'a>, ParseError> {
+    let rest = strip_prefix_ignore_case(args, "FROM:").ok_or(ParseError::InvalidArguments)?;
+    let (path, params) = envelope_path(rest, options).map_err(ParseError::ReversePath)?;
+    let from = path.into_reverse().map_err(ParseError::ReversePath)?;
+    let params = MailParameters::parse_opt(params, options.strict)?;
+    // RFC 6531 section 3.4: a UTF-8 address needs the SMTPUTF8 parameter.
+    if !from.is_ascii() && !params.smtputf8 {
+        return Err(ParseError::ReversePath(AddressError::NonAscii));
+    }
+    Ok(Command::Mail { from, params })
+}
+
+fn parse_rcpt<'a>(args: &'a str, options: &ParseOptions) -> Result<Command<'a>, ParseError> {
+    let rest = strip_prefix_ignore_case(args, "TO:").ok_or(ParseError::InvalidArguments)?;
+    let (path, params) = envelope_path(rest, options).map_err(ParseError::ForwardPath)?;
+    let to = path.into_forward().map_err(ParseError::ForwardPath)?;
+    let params = RcptParameters::parse_opt(params, options.strict)?;
+    Ok(Command::Rcpt { to, params })
+}
+
+/// The path after `FROM:` or `TO:`, and the parameter text after it (without the
+/// space before it), if any.
+///
+/// Strict mode takes RFC 5321 only: `<path>` right after the colon. Lenient mode also
+/// takes what people type and old software sends: spaces after the colon, a display
+/// name before the brackets (`Name <a@b>`), or no brackets at all (`a@b`). In every
+/// mode, anything but a space after the closing `>` is an error, not ignored.
+fn envelope_path<'a>(text: &'a str, options: &ParseOptions) -> Result<(Path<'a>, Option<&'a str>), AddressError> {
+    let text = if options.strict { text } else { text.trim_start_matches(' ') };
+    let first_word = text.split(' ').next().unwrap_or("");
+    let (rest, path) = if text.starts_with('<') || options.strict {
+        parse_path(text, &options.limits)?
+    } else if !first_word.contains('@') && text.contains('<') {
+        // `Display Name <a@b>`: drop the name.
+        let bracket = text.find('<').unwrap_or(0);
+        parse_path(&text[bracket..], &options.limits)?
+    } else {
+        bare_path(first_word, &text[first_word.len()..], options)?
+    };
+    match rest.strip_prefix(' ') {
+        _ if rest.is_empty() => Ok((path, None)),
+        Some(params) => Ok((path, Some(params))),
+        None => Err(AddressError::Syntax),
+    }
+}
+
+/// A path written without brackets (lenient mode).
+fn bare_path<'a>(word: &'a str, rest: &'a str, options: &ParseOptions) -> Result<(&'a str, Path<'a>), AddressError> {
+    if word.len() + 2 > options.limits.path {
+        return Err(AddressError::PathTooLong);
+    }
+    if word.eq_ignore_ascii_case("Postmaster") {
+        return Ok((rest, Path::Postmaster));
+    }
+    let mailbox = Mailbox::parse_unchecked(word)?;
+    mailbox.check(&options.limits)?;
+    Ok((rest, Path::Mailbox(mailbox)))
+}
+
+impl<'a> MailParameters<'a> {
+    fn parse_opt(text: Option<&'a str>, strict: bool) -> Result<Self, ParseError> {
+        text.map_or(Ok(Self::default()), |text| Self::parse(text, strict))
+    }
+}
+
+impl<'a> RcptParameters<'a> {
+    fn parse_opt(text: Option<&'a str>, strict: bool) -> Result<Self, ParseError> {
+        text.map_or(Ok(Self::default()), |text| Self::parse(text, strict))
+    }
+}
+
+/// `BDAT chunk-size [SP "LAST"]` (RFC 3030 section 2), `chunk-size = 1*DIGIT`.
+fn parse_bdat(args: &str) -> Result<Command<'_>, ParseError> {
+    let (size, last) = match args.split_once(' ') {
+        Some((size, word)) if word.eq_ignore_ascii_case("LAST") => (size, true),
+        Some(_) => return Err(ParseError::InvalidArguments),
+        None => (args, false),
+    };
+    if size.is_empty() || !size.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ParseError::InvalidArguments);
+    }
+    let size = size.parse().map_err(|_| ParseError::InvalidArguments)?;
+    Ok(Command::Bdat { size, last })
+}
+
+/// `AUTH mechanism [SP initial-response]` (RFC 4954 section 4).
+fn parse_auth(args: &str) -> Result<Command<'_>, ParseError> {
+    let (mechanism, response) = match args.split_once(' ') {
+        Some((mechanism, response)) => (mechanism, Some(response)),
+        None => (args, None),
+    };
+    if !is_mechanism(mechanism) {
+        return Err(ParseError::InvalidArguments);
+    }
+    let initial_response = match response {
+        None => None,
+        Some("=") => Some(InitialResponse::Empty),
+        Some(text) if !text.is_empty() && is_base64(text) => Some(InitialResponse::Base64(Cow::Borrowed(text))),
+        Some(_) => return Err(ParseError::InvalidBase64),
+    };
+    Ok(Command::Auth { mechanism: Cow::Borrowed(mechanism), initial_response })
+}
+
+/// RFC 4422 section 3.1: 1 to 20 of upper-case letters, digits, `-` and `_` (lower
+/// case is taken too, since clients send it).
+fn is_mechanism(name: &str) -> bool {
+    (1..=20).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn is_base64(text: &str) -> bool {
+    text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+}

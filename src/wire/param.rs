@@ -1,0 +1,560 @@
+//! ESMTP parameters of `MAIL FROM` and `RCPT TO` (RFC 5321 section 4.1.2
+//! `esmtp-param`), typed for the extensions this crate knows and kept verbatim for
+//! the rest.
+//!
+//! ```text
+//! esmtp-param   = esmtp-keyword ["=" esmtp-value]
+//! esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
+//! esmtp-value   = 1*(%d33-60 / %d62-126)      ; RFC 6531 adds UTF-8
+//! ```
+
+use alloc::borrow::Cow;
+use alloc::vec::Vec;
+use core::fmt::{self, Write};
+
+use crate::error::ParseError;
+
+/// `BODY=` (RFC 6152, RFC 3030): what the message body holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BodyType {
+    /// `7BIT`: lines of US-ASCII.
+    SevenBit,
+    /// `8BITMIME`: lines that may hold octets above 127 (RFC 6152).
+    EightBitMime,
+    /// `BINARYMIME`: any octets, sent with `BDAT` only (RFC 3030 section 3).
+    BinaryMime,
+}
+
+impl BodyType {
+    /// The keyword value, as written on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SevenBit => "7BIT",
+            Self::EightBitMime => "8BITMIME",
+            Self::BinaryMime => "BINARYMIME",
+        }
+    }
+}
+
+/// `RET=` (RFC 3461 section 4.3): how much of the message a failure notice returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ret {
+    /// `FULL`: the whole message.
+    Full,
+    /// `HDRS`: the header section only.
+    Headers,
+}
+
+/// `NOTIFY=` (RFC 3461 section 4.1): which delivery status notifications to send.
+/// All three false is `NOTIFY=NEVER`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Notify {
+    /// `SUCCESS`.
+    pub success: bool,
+    /// `FAILURE`.
+    pub failure: bool,
+    /// `DELAY`.
+    pub delay: bool,
+}
+
+impl Notify {
+    /// `NOTIFY=NEVER`.
+    pub const NEVER: Self = Self { success: false, failure: false, delay: false };
+
+    /// Whether this is `NEVER`.
+    pub fn is_never(self) -> bool {
+        self == Self::NEVER
+    }
+}
+
+/// `BY=` (RFC 2852): deliver within a time, or else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeliverBy {
+    /// Seconds from now; negative only with [`ByMode::Notify`] (RFC 2852 section 4).
+    pub seconds: i32,
+    /// What to do when the time passes.
+    pub mode: ByMode,
+    /// `T`: trace the delivery with a DSN.
+    pub trace: bool,
+}
+
+/// The `by-mode` of a [`DeliverBy`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ByMode {
+    /// `N`: send a delay notice, keep trying.
+    Notify,
+    /// `R`: return the message as undeliverable.
+    Return,
+}
+
+/// `HOLDFOR=` or `HOLDUNTIL=` (RFC 4865): release the message later.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Hold<'a> {
+    /// `HOLDFOR=seconds`.
+    For(u64),
+    /// `HOLDUNTIL=date-time`, an RFC 3339 timestamp kept as written.
+    Until(Cow<'a, str>),
+}
+
+/// Text in RFC 3461 section 4 `xtext`: printable ASCII with `+`, `=` and anything else
+/// written as `+HH`. Held in its encoded form, exactly as on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct XText<'a>(Cow<'a, str>);
+
+impl<'a> XText<'a> {
+    /// Checks `encoded` is valid xtext (RFC 6533's UTF-8 is allowed too).
+    pub fn parse(encoded: &'a str) -> Option<Self> {
+        let bytes = encoded.as_bytes();
+        let mut index = 0;
+        while let Some(&byte) = bytes.get(index) {
+            match byte {
+                b'+' => {
+                    let hex = bytes.get(index + 1..index + 3)?;
+                    if !hex.iter().all(u8::is_ascii_hexdigit) {
+                        return None;
+                    }
+                    index += 3;
+                }
+                b'=' => return None,
+                b'!'..=b'~' | 0x80.. => index += 1,
+                _ => return None,
+            }
+        }
+        (!encoded.is_empty()).then(|| Self(Cow::Borrowed(encoded)))
+    }
+
+    /// Encodes arbitrary octets as xtext.
+    pub fn encode(value: &[u8]) -> XText<'static> {
+        let mut encoded = alloc::string::String::with_capacity(value.len());
+        for &byte in value {
+            match byte {
+                b'!'..=b'~' if byte != b'+' && byte != b'=' => encoded.push(char::from(byte)),
+                // Writing into a String cannot fail.
+                _ => drop(write!(encoded, "+{byte:02X}")),
+            }
+        }
+        XText(Cow::Owned(encoded))
+    }
+
+    /// The encoded form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The decoded octets.
+    pub fn decode(&self) -> Cow<'_, [u8]> {
+        if !self.0.contains('+') {
+            return Cow::Borrowed(self.0.as_bytes());
+        }
+        let bytes = self.0.as_bytes();
+        let mut decoded = Vec::with_capacity(bytes.len());
+        let mut index = 0;
+        while let Some(&byte) = bytes.get(index) {
+            // `parse` checked that two hex digits follow every `+`.
+            let pair =
+                bytes.get(index + 1..index + 3).and_then(|hex| Some(hex_value(hex[0])? << 4 | hex_value(hex[1])?));
+            match (byte, pair) {
+                (b'+', Some(value)) => {
+                    decoded.push(value);
+                    index += 3;
+                }
+                _ => {
+                    decoded.push(byte);
+                    index += 1;
+                }
+            }
+        }
+        Cow::Owned(decoded)
+    }
+
+    /// The same text, owned.
+    pub fn into_owned(self) -> XText<'static> {
+        XText(Cow::Owned(self.0.into_owned()))
+    }
+}
+
+fn hex_value(digit: u8) -> Option<u8> {
+    // A hex digit is at most 15, so it fits a u8.
+    char::from(digit).to_digit(16).map(|value| value as u8)
+}
+
+impl fmt::Display for XText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `ORCPT=` (RFC 3461 section 4.2): the original recipient, `addr-type;xtext`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Orcpt<'a> {
+    address_type: Cow<'a, str>,
+    address: XText<'a>,
+}
+
+impl<'a> Orcpt<'a> {
+    /// An original recipient of the given type (`rfc822`, `utf-8`, ...). `None` when
+    /// the type is not an atom.
+    pub fn new(address_type: impl Into<Cow<'a, str>>, address: XText<'a>) -> Option<Self> {
+        let address_type = address_type.into();
+        let is_atom = !address_type.is_empty()
+            && address_type.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b));
+        is_atom.then_some(Self { address_type, address })
+    }
+
+    /// The address type, such as `rfc822`.
+    pub fn address_type(&self) -> &str {
+        &self.address_type
+    }
+
+    /// The address, in xtext.
+    pub fn address(&self) -> &XText<'a> {
+        &self.address
+    }
+
+    fn parse(value: &'a str) -> Option<Self> {
+        let (address_type, address) = value.split_once(';')?;
+        Self::new(address_type, XText::parse(address)?)
+    }
+
+    fn into_owned(self) -> Orcpt<'static> {
+        Orcpt { address_type: Cow::Owned(self.address_type.into_owned()), address: self.address.into_owned() }
+    }
+}
+
+/// A parameter this crate has no type for, kept as it came.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Parameter<'a> {
+    /// The keyword, in the case it was written in.
+    pub keyword: Cow<'a, str>,
+    /// The value after `=`, if there was one.
+    pub value: Option<Cow<'a, str>>,
+}
+
+impl Parameter<'_> {
+    fn into_owned(self) -> Parameter<'static> {
+        Parameter {
+            keyword: Cow::Owned(self.keyword.into_owned()),
+            value: self.value.map(|v| Cow::Owned(v.into_owned())),
+        }
+    }
+
+    /// Whether the keyword and value fit the `esmtp-param` grammar.
+    pub(crate) fn is_valid(&self) -> bool {
+        let keyword = self.keyword.as_bytes();
+        let keyword_ok = keyword.first().is_some_and(u8::is_ascii_alphanumeric)
+            && keyword.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-');
+        keyword_ok && self.value.as_deref().is_none_or(is_esmtp_value)
+    }
+}
+
+fn is_esmtp_value(value: &str) -> bool {
+    !value.is_empty() && value.bytes().all(|b| matches!(b, b'!'..=b'<' | b'>'..=b'~' | 0x80..))
+}
+
+/// The parameters of `MAIL FROM`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct MailParameters<'a> {
+    /// `SIZE=` (RFC 1870): the declared message size in octets.
+    pub size: Option<u64>,
+    /// `BODY=` (RFC 6152, RFC 3030).
+    pub body: Option<BodyType>,
+    /// `SMTPUTF8` (RFC 6531): the transaction may use UTF-8 addresses and headers.
+    pub smtputf8: bool,
+    /// `RET=` (RFC 3461).
+    pub ret: Option<Ret>,
+    /// `ENVID=` (RFC 3461): the sender's envelope identifier.
+    pub envid: Option<XText<'a>>,
+    /// `AUTH=` (RFC 4954 section 5): the authenticated submitter, or `<>`.
+    pub auth: Option<XText<'a>>,
+    /// `REQUIRETLS` (RFC 8689).
+    pub requiretls: bool,
+    /// `MT-PRIORITY=` (RFC 6710): from -9 to 9.
+    pub mt_priority: Option<i8>,
+    /// `HOLDFOR=` or `HOLDUNTIL=` (RFC 4865).
+    pub hold: Option<Hold<'a>>,
+    /// `BY=` (RFC 2852).
+    pub by: Option<DeliverBy>,
+    /// Every other parameter, in the order given.
+    pub other: Vec<Parameter<'a>>,
+}
+
+/// The parameters of `RCPT TO`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct RcptParameters<'a> {
+    /// `NOTIFY=` (RFC 3461).
+    pub notify: Option<Notify>,
+    /// `ORCPT=` (RFC 3461).
+    pub orcpt: Option<Orcpt<'a>>,
+    /// Every other parameter, in the order given.
+    pub other: Vec<Parameter<'a>>,
+}
+
+/// Splits the parameter text after a path into keyword/value pairs.
+fn split_params(text: &str, strict: bool) -> impl Iterator<Item = Result<(&str, Option<&str>), ParseError>> {
+    text.split(' ').filter(move |word| strict || !word.is_empty()).map(|word| {
+        let (keyword, value) = match word.split_once('=') {
+            Some((keyword, value)) => (keyword, Some(value)),
+            None => (word, None),
+        };
+        let parameter = Parameter { keyword: Cow::Borrowed(keyword), value: value.map(Cow::Borrowed) };
+        if parameter.is_valid() { Ok((keyword, value)) } else { Err(ParseError::InvalidArguments) }
+    })
+}
+
+/// Sets `slot` once; a second time is a [`ParseError::DuplicateParameter`].
+fn set_once<T>(slot: &mut Option<T>, name: &'static str, value: Option<T>) -> Result<(), ParseError> {
+    if slot.is_some() {
+        return Err(ParseError::DuplicateParameter(name));
+    }
+    *slot = Some(value.ok_or(ParseError::InvalidParameter(name))?);
+    Ok(())
+}
+
+fn set_flag(flag: &mut bool, name: &'static str, value: Option<&str>) -> Result<(), ParseError> {
+    if *flag {
+        return Err(ParseError::DuplicateParameter(name));
+    }
+    if value.is_some() {
+        return Err(ParseError::InvalidParameter(name));
+    }
+    *flag = true;
+    Ok(())
+}
+
+fn push_other<'a>(other: &mut Vec<Parameter<'a>>, keyword: &'a str, value: Option<&'a str>) -> Result<(), ParseError> {
+    if other.iter().any(|p| p.keyword.eq_ignore_ascii_case(keyword)) {
+        return Err(ParseError::DuplicateParameter("(extension)"));
+    }
+    other.push(Parameter { keyword: Cow::Borrowed(keyword), value: value.map(Cow::Borrowed) });
+    Ok(())
+}
+
+fn number<T: core::str::FromStr>(value: Option<&str>) -> Option<T> {
+    let value = value?;
+    // `FromStr` for integers takes a sign; the grammar here takes digits only.
+    value.bytes().all(|b| b.is_ascii_digit()).then(|| value.parse().ok())?
+}
+
+impl<'a> MailParameters<'a> {
+    /// Parses the text after the reverse-path, such as `SIZE=1000 BODY=8BITMIME`.
+    /// In strict mode parameters are separated by exactly one space.
+    pub fn parse(text: &'a str, strict: bool) -> Result<Self, ParseError> {
+        let mut params = Self::default();
+        for param in split_params(text, strict) {
+            let (keyword, value) = param?;
+            let is = |name: &str| keyword.eq_ignore_ascii_case(name);
+            if is("SIZE") {
+                set_once(&mut params.size, "SIZE", number(value))?;
+            } else if is("BODY") {
+                let body = value.and_then(|v| {
+                    [BodyType::SevenBit, BodyType::EightBitMime, BodyType::BinaryMime]
+                        .into_iter()
+                        .find(|b| b.as_str().eq_ignore_ascii_case(v))
+                });
+                set_once(&mut params.body, "BODY", body)?;
+            } else if is("SMTPUTF8") {
+                set_flag(&mut params.smtputf8, "SMTPUTF8", value)?;
+            } else if is("RET") {
+                let ret = value.and_then(|v| match () {
+                    () if v.eq_ignore_ascii_case("FULL") => Some(Ret::Full),
+                    () if v.eq_ignore_ascii_case("HDRS") => Some(Ret::Headers),
+                    () => None,
+                });
+                set_once(&mut params.ret, "RET", ret)?;
+            } else if is("ENVID") {
+                set_once(&mut params.envid, "ENVID", value.and_then(XText::parse))?;
+            } else if is("AUTH") {
+                set_once(&mut params.auth, "AUTH", value.and_then(XText::parse))?;
+            } else if is("REQUIRETLS") {
+                set_flag(&mut params.requiretls, "REQUIRETLS", value)?;
+            } else if is("MT-PRIORITY") {
+                set_once(&mut params.mt_priority, "MT-PRIORITY", value.and_then(parse_priority))?;
+            } else if is("HOLDFOR") {
+                set_once(&mut params.hold, "HOLDFOR", number(value).map(Hold::For))?;
+            } else if is("HOLDUNTIL") {
+                let until = value.filter(|v| v.bytes().all(|b| b.is_ascii_alphanumeric() || b":.+-".contains(&b)));
+                set_once(&mut params.hold, "HOLDUNTIL", until.map(|v| Hold::Until(Cow::Borrowed(v))))?;
+            } else if is("BY") {
+                set_once(&mut params.by, "BY", value.and_then(parse_by))?;
+            } else {
+                push_other(&mut params.other, keyword, value)?;
+            }
+        }
+        Ok(params)
+    }
+
+    /// The same parameters, owning their text.
+    pub fn into_owned(self) -> MailParameters<'static> {
+        MailParameters {
+            size: self.size,
+            body: self.body,
+            smtputf8: self.smtputf8,
+            ret: self.ret,
+            envid: self.envid.map(XText::into_owned),
+            auth: self.auth.map(XText::into_owned),
+            requiretls: self.requiretls,
+            mt_priority: self.mt_priority,
+            hold: self.hold.map(|hold| match hold {
+                Hold::For(seconds) => Hold::For(seconds),
+                Hold::Until(time) => Hold::Until(Cow::Owned(time.into_owned())),
+            }),
+            by: self.by,
+            other: self.other.into_iter().map(Parameter::into_owned).collect(),
+        }
+    }
+
+    /// Writes each parameter as ` KEYWORD[=value]`.
+    pub(crate) fn write(&self, out: &mut impl Write) -> fmt::Result {
+        if let Some(size) = self.size {
+            write!(out, " SIZE={size}")?;
+        }
+        if let Some(body) = self.body {
+            write!(out, " BODY={}", body.as_str())?;
+        }
+        if self.smtputf8 {
+            out.write_str(" SMTPUTF8")?;
+        }
+        match self.ret {
+            Some(Ret::Full) => out.write_str(" RET=FULL")?,
+            Some(Ret::Headers) => out.write_str(" RET=HDRS")?,
+            None => {}
+        }
+        if let Some(envid) = &self.envid {
+            write!(out, " ENVID={envid}")?;
+        }
+        if let Some(auth) = &self.auth {
+            write!(out, " AUTH={auth}")?;
+        }
+        if self.requiretls {
+            out.write_str(" REQUIRETLS")?;
+        }
+        if let Some(priority) = self.mt_priority {
+            write!(out, " MT-PRIORITY={priority}")?;
+        }
+        match &self.hold {
+            Some(Hold::For(seconds)) => write!(out, " HOLDFOR={seconds}")?,
+            Some(Hold::Until(time)) => write!(out, " HOLDUNTIL={time}")?,
+            None => {}
+        }
+        if let Some(by) = self.by {
+            let mode = match by.mode {
+                ByMode::Notify => 'N',
+                ByMode::Return => 'R',
+            };
+            write!(out, " BY={};{mode}{}", by.seconds, if by.trace { "T" } else { "" })?;
+        }
+        write_other(&self.other, out)
+    }
+}
+
+fn write_other(other: &[Parameter<'_>], out: &mut impl Write) -> fmt::Result {
+    for parameter in other {
+        if !parameter.is_valid() {
+            return Err(fmt::Error);
+        }
+        write!(out, " {}", parameter.keyword)?;
+        if let Some(value) = &parameter.value {
+            write!(out, "={value}")?;
+        }
+    }
+    Ok(())
+}
+
+/// RFC 6710 section 2: `["-" / "+"] DIGIT`, from -9 to 9.
+fn parse_priority(value: &str) -> Option<i8> {
+    let digits = value.strip_prefix(['-', '+']).unwrap_or(value);
+    if digits.len() != 1 {
+        return None;
+    }
+    value.parse().ok()
+}
+
+/// RFC 2852 section 4: `by-time ";" by-mode [by-trace]`, `by-time` being an optionally
+/// signed number of up to 9 digits.
+fn parse_by(value: &str) -> Option<DeliverBy> {
+    let (time, mode) = value.split_once(';')?;
+    let digits = time.strip_prefix(['-', '+']).unwrap_or(time);
+    if !(1..=9).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let seconds: i32 = time.parse().ok()?;
+    let mode_letter = mode.bytes().next()?.to_ascii_uppercase();
+    let trace = match &mode.as_bytes()[1..] {
+        [] => false,
+        [t] if t.eq_ignore_ascii_case(&b'T') => true,
+        _ => return None,
+    };
+    let mode = match mode_letter {
+        b'N' => ByMode::Notify,
+        // A negative time makes no sense with R (RFC 2852 section 4).
+        b'R' if seconds > 0 => ByMode::Return,
+        _ => return None,
+    };
+    Some(DeliverBy { seconds, mode, trace })
+}
+
+impl<'a> RcptParameters<'a> {
+    /// Parses the text after the forward-path, such as `NOTIFY=SUCCESS,FAILURE`.
+    pub fn parse(text: &'a str, strict: bool) -> Result<Self, ParseError> {
+        let mut params = Self::default();
+        for param in split_params(text, strict) {
+            let (keyword, value) = param?;
+            if keyword.eq_ignore_ascii_case("NOTIFY") {
+                set_once(&mut params.notify, "NOTIFY", value.and_then(parse_notify))?;
+            } else if keyword.eq_ignore_ascii_case("ORCPT") {
+                set_once(&mut params.orcpt, "ORCPT", value.and_then(Orcpt::parse))?;
+            } else {
+                push_other(&mut params.other, keyword, value)?;
+            }
+        }
+        Ok(params)
+    }
+
+    /// The same parameters, owning their text.
+    pub fn into_owned(self) -> RcptParameters<'static> {
+        RcptParameters {
+            notify: self.notify,
+            orcpt: self.orcpt.map(Orcpt::into_owned),
+            other: self.other.into_iter().map(Parameter::into_owned).collect(),
+        }
+    }
+
+    pub(crate) fn write(&self, out: &mut impl Write) -> fmt::Result {
+        if let Some(notify) = self.notify {
+            if notify.is_never() {
+                out.write_str(" NOTIFY=NEVER")?;
+            } else {
+                let names = [(notify.success, "SUCCESS"), (notify.failure, "FAILURE"), (notify.delay, "DELAY")];
+                let mut separator = " NOTIFY=";
+                for (_, name) in names.iter().filter(|(on, _)| *on) {
+                    write!(out, "{separator}{name}")?;
+                    separator = ",";
+                }
+            }
+        }
+        if let Some(orcpt) = &self.orcpt {
+            write!(out, " ORCPT={};{}", orcpt.address_type, orcpt.address)?;
+        }
+        write_other(&self.other, out)
+    }
+}
+
+/// RFC 3461 section 4.1: `NEVER`, or a comma list of `SUCCESS`, `FAILURE`, `DELAY`.
+fn parse_notify(value: &str) -> Option<Notify> {
+    if value.eq_ignore_ascii_case("NEVER") {
+        return Some(Notify::NEVER);
+    }
+    let mut notify = Notify::NEVER;
+    for word in value.split(',') {
+        let flag = match () {
+            () if word.eq_ignore_ascii_case("SUCCESS") => &mut notify.success,
+            () if word.eq_ignore_ascii_case("FAILURE") => &mut notify.failure,
+            () if word.eq_ignore_ascii_case("DELAY") => &mut notify.delay,
+            () => return None,
+        };
+        if core::mem::replace(flag, true) {
+            return None;
+        }
+    }
+    Some(notify)
+}
