@@ -370,6 +370,9 @@ pub struct ReplyParser {
     framer: LineFramer,
     max_lines: usize,
     partial: Option<Reply>,
+    /// After an error inside a multi-line reply: skip its remaining lines, so that one
+    /// broken reply gives one error.
+    skipping: bool,
 }
 
 impl Default for ReplyParser {
@@ -391,7 +394,7 @@ impl ReplyParser {
 
     /// A parser with the given line cap (CRLF included), lines a reply and bare LF policy.
     pub fn with_limits(max_line: usize, max_lines: usize, bare_lf: BareLf) -> Self {
-        Self { framer: LineFramer::new(max_line, bare_lf), max_lines: max_lines.max(1), partial: None }
+        Self { framer: LineFramer::new(max_line, bare_lf), max_lines: max_lines.max(1), partial: None, skipping: false }
     }
 
     /// Takes the next complete reply out of `input`.
@@ -410,8 +413,19 @@ impl ReplyParser {
                 Framed::LineTooLong { consumed } => return Some(self.fail(input, consumed, ReplyError::LineTooLong)),
                 Framed::BareLf { consumed } => return Some(self.fail(input, consumed, ReplyError::BareLf)),
             };
-            let pushed = match ReplyLine::parse(&input[..line_end]) {
-                Some(line) => self.push(line),
+            let line = ReplyLine::parse(&input[..line_end]);
+            if self.skipping {
+                self.skipping = line.is_some_and(|line| !line.last);
+                let _ = input.split_to(consumed);
+                continue;
+            }
+            let pushed = match line {
+                Some(line) => {
+                    let last = line.last;
+                    let pushed = self.push(line);
+                    self.skipping = pushed.is_err() && !last;
+                    pushed
+                }
                 None => Err(ReplyError::Malformed),
             };
             let _ = input.split_to(consumed);
