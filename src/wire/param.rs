@@ -120,7 +120,7 @@ impl<'a> XText<'a> {
                 _ => return None,
             }
         }
-        (!encoded.is_empty()).then(|| Self(Cow::Borrowed(encoded)))
+        (!encoded.is_empty()).then_some(Self(Cow::Borrowed(encoded)))
     }
 
     /// Encodes arbitrary octets as xtext.
