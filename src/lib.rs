@@ -113,3 +113,8 @@ pub use framing::{BareLf, BareLineEndings, BdatReader, DataDecoder, DataEncoder,
 pub use wire::{
     AddressLimits, Capabilities, Capability, Command, EnhancedStatus, ParseOptions, Reply, ReplyCode, ReplyParser,
 };
+
+/// The README's examples, compiled and run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

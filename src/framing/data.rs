@@ -110,7 +110,8 @@ impl DataDecoder {
         if self.finished {
             return None;
         }
-        // Bytes from input[0] to `run_end` go out as one slice.
+        // `input[..pos]` has been judged and goes out as one slice. Indexing below is in
+        // bounds: `pos` only moves past bytes that `get` or `memchr2` found in `input`.
         let mut pos = 0;
         loop {
             if self.at_line_start {
@@ -236,6 +237,7 @@ impl DataEncoder {
         while !body.is_empty() {
             if self.at_line_start {
                 self.at_line_start = false;
+                // The loop runs while `body` is not empty.
                 if body[0] == b'.' {
                     out.put_u8(b'.');
                 }
@@ -245,6 +247,7 @@ impl DataEncoder {
                 return;
             };
             out.put_slice(&body[..at]);
+            // `at` comes from memchr2 over `body`, so it and `at + 1..` are in bounds.
             if body[at] == b'\n' {
                 self.bare_lf(out);
                 body = &body[at + 1..];

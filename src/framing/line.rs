@@ -111,6 +111,7 @@ impl LineFramer {
     /// said to drop, with newly received bytes appended.
     pub fn next_line(&mut self, buffer: &[u8]) -> Framed {
         let start = self.searched.min(buffer.len());
+        // `start` is clamped to the buffer's length just above.
         let Some(found) = memchr(b'\n', &buffer[start..]) else {
             return self.no_line_end(buffer.len());
         };

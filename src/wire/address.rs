@@ -73,6 +73,7 @@ impl<'a> Domain<'a> {
             let bytes = label.as_bytes();
             let valid_char =
                 |c: char| c.is_ascii_alphanumeric() || c == '-' || is_utf8_text(c) || (allow_underscore && c == '_');
+            // Both indexings follow the emptiness check.
             if bytes.is_empty() || bytes[0] == b'-' || bytes[bytes.len() - 1] == b'-' || !label.chars().all(valid_char)
             {
                 return Err(AddressError::Syntax);

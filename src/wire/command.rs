@@ -333,6 +333,7 @@ fn envelope_path<'a>(text: &'a str, options: &ParseOptions) -> Result<(Path<'a>,
     } else if !first_word.contains('@') && text.contains('<') {
         // `Display Name <a@b>`: drop the name.
         let bracket = text.find('<').unwrap_or(0);
+        // `find` returned an index into `text`, at a character boundary.
         parse_path(&text[bracket..], &options.limits)?
     } else {
         bare_path(first_word, &text[first_word.len()..], options)?

@@ -479,6 +479,7 @@ fn parse_by(value: &str) -> Option<DeliverBy> {
     }
     let seconds: i32 = time.parse().ok()?;
     let mode_letter = mode.bytes().next()?.to_ascii_uppercase();
+    // `mode` has a first byte: `mode_letter` was read from it.
     let trace = match &mode.as_bytes()[1..] {
         [] => false,
         [t] if t.eq_ignore_ascii_case(&b'T') => true,

@@ -190,6 +190,8 @@ impl EnhancedStatus {
         if bytes.get(1) != Some(&b'.') {
             return None;
         }
+        // `bytes[1]` exists (it is the dot), so `2..` is in bounds; likewise the dot at
+        // `after_subject` makes `after_subject + 1..` in bounds.
         let (subject, subject_len) = parse_number(&bytes[2..])?;
         let after_subject = 2 + subject_len;
         if bytes.get(after_subject) != Some(&b'.') {
@@ -207,6 +209,7 @@ fn parse_number(bytes: &[u8]) -> Option<(u16, usize)> {
     if !(1..=3).contains(&len) {
         return None;
     }
+    // `len` counts bytes of `bytes`.
     let value = bytes[..len].iter().fold(0u16, |n, b| n * 10 + u16::from(b - b'0'));
     Some((value, len))
 }
@@ -326,6 +329,7 @@ fn split_text(text: &str, room: usize) -> &str {
     while !text.is_char_boundary(cut) {
         cut -= 1;
     }
+    // `cut < text.len()` (the text does not fit) and sits on a character boundary.
     match text[..cut].rfind(' ') {
         Some(space) if space > 0 => &text[..space],
         _ => &text[..cut],
@@ -449,10 +453,8 @@ impl ReplyParser {
     fn push(&mut self, line: ReplyLine<'_>) -> Result<Option<Reply>, ReplyError> {
         let reply = match self.partial.take() {
             None => {
-                let (enhanced, text) = match EnhancedStatus::parse_prefix(&line.text) {
-                    Some((status, len)) if status.class() == line.code.class() && is_word_end(&line.text, len) => {
-                        (Some(status), line.text[len..].trim_start_matches(' '))
-                    }
+                let (enhanced, text) = match strip_enhanced(&line.text) {
+                    Some((status, text)) if status.class() == line.code.class() => (Some(status), text),
                     _ => (None, &*line.text),
                 };
                 Reply { code: line.code, enhanced, lines: alloc::vec![Cow::Owned(text.into())] }
@@ -464,10 +466,8 @@ impl ReplyParser {
                 if reply.lines.len() >= self.max_lines {
                     return Err(ReplyError::TooManyLines);
                 }
-                let text = match (reply.enhanced, EnhancedStatus::parse_prefix(&line.text)) {
-                    (Some(expected), Some((status, len))) if expected == status && is_word_end(&line.text, len) => {
-                        line.text[len..].trim_start_matches(' ')
-                    }
+                let text = match (reply.enhanced, strip_enhanced(&line.text)) {
+                    (Some(expected), Some((status, text))) if expected == status => text,
                     _ => &*line.text,
                 };
                 reply.lines.push(Cow::Owned(text.into()));
@@ -483,8 +483,16 @@ impl ReplyParser {
     }
 }
 
-fn is_word_end(text: &str, at: usize) -> bool {
-    matches!(text.as_bytes().get(at), None | Some(b' '))
+/// Splits an enhanced status code and the one space after it off the front of a reply
+/// line's text, if it starts with one followed by a space or the end.
+fn strip_enhanced(text: &str) -> Option<(EnhancedStatus, &str)> {
+    let (status, len) = EnhancedStatus::parse_prefix(text)?;
+    // `len` counts the ASCII bytes of the code at the front of `text`.
+    let rest = &text[len..];
+    match rest.strip_prefix(' ') {
+        Some(rest) => Some((status, rest)),
+        None => rest.is_empty().then_some((status, rest)),
+    }
 }
 
 /// One line of a reply, as framed.
@@ -502,6 +510,7 @@ impl<'a> ReplyLine<'a> {
         }
         let value = digits.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
         let code = ReplyCode::new(value)?;
+        // A fourth byte exists in the two arms that slice from 4.
         let (last, text) = match line.get(3) {
             None => (true, &[][..]),
             Some(b' ') => (true, &line[4..]),
