@@ -89,7 +89,7 @@ fn unknown_verbs_are_500_5_5_2() {
 
 #[test]
 fn nul_control_and_invalid_utf8_bytes_are_refused() {
-    for line in [&b"NOOP a\0b"[..], b"MAIL FROM:<a\x01@b>", b"HELO \xff\xfe", b"RCPT TO:<\x80@b>", b"QUIT\x7f"] {
+    for line in [&b"NOOP a\0b"[..], b"NOOP a\tb", b"MAIL FROM:<a\x01@b>", b"HELO \xff\xfe", b"RCPT TO:<\x80@b>", b"QUIT\x7f"] {
         assert_eq!(Command::parse(line, &ParseOptions::default()), Err(ParseError::InvalidCharacters), "{line:?}");
     }
 }

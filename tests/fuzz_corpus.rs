@@ -30,7 +30,7 @@ fn replay(target: &str, check: fn(&[u8])) {
                 .cloned()
                 .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_default();
-            failed.push(format!("{} ({} bytes {data:?}): {message}", file.display(), data.len()));
+            failed.push(format!("{} ({} bytes: b\"{}\"): {message}", file.display(), data.len(), data.escape_ascii()));
         }
     }
     assert!(

@@ -119,10 +119,12 @@ impl<'a> Command<'a> {
     /// ```
     pub fn parse(line: &'a [u8], options: &ParseOptions) -> Result<Self, ParseError> {
         let line = core::str::from_utf8(line).map_err(|_| ParseError::InvalidCharacters)?;
-        if line.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+        // Lenient mode forgives trailing white space; no command has a control
+        // character (HT included) anywhere else.
+        let line = if options.strict { line } else { line.trim_end_matches([' ', '\t']) };
+        if line.bytes().any(|b| b.is_ascii_control()) {
             return Err(ParseError::InvalidCharacters);
         }
-        let line = if options.strict { line } else { line.trim_end_matches([' ', '\t']) };
         let (verb, args) = match line.split_once(' ') {
             Some((verb, args)) => (verb, Some(args)),
             None => (line, None),
