@@ -89,7 +89,9 @@ fn unknown_verbs_are_500_5_5_2() {
 
 #[test]
 fn nul_control_and_invalid_utf8_bytes_are_refused() {
-    for line in [&b"NOOP a\0b"[..], b"NOOP a\tb", b"MAIL FROM:<a\x01@b>", b"HELO \xff\xfe", b"RCPT TO:<\x80@b>", b"QUIT\x7f"] {
+    for line in
+        [&b"NOOP a\0b"[..], b"NOOP a\tb", b"MAIL FROM:<a\x01@b>", b"HELO \xff\xfe", b"RCPT TO:<\x80@b>", b"QUIT\x7f"]
+    {
         assert_eq!(Command::parse(line, &ParseOptions::default()), Err(ParseError::InvalidCharacters), "{line:?}");
     }
 }
@@ -110,6 +112,11 @@ fn lenient_mode_takes_trailing_spaces_and_strict_does_not() {
     assert_eq!(lenient("DATA "), Ok(Command::Data));
     assert_eq!(lenient("QUIT\t"), Ok(Command::Quit));
     assert_eq!(strict("DATA "), Err(ParseError::InvalidArguments));
+    // Free text never keeps a trailing space, so both modes agree on what they accept.
+    assert_eq!(lenient("VRFY a "), Ok(Command::Vrfy { target: "a".into() }));
+    assert_eq!(strict("VRFY a "), Err(ParseError::InvalidArguments));
+    assert_eq!(lenient("NOOP "), Ok(Command::Noop { text: None }));
+    assert_eq!(strict("NOOP "), Err(ParseError::InvalidArguments));
 }
 
 #[test]
@@ -466,6 +473,8 @@ fn the_encoder_refuses_crlf_injection_and_writes_nothing() {
 fn the_encoder_refuses_arguments_outside_their_grammar() {
     for command in [
         Command::Vrfy { target: "".into() },
+        Command::Noop { text: Some("".into()) },
+        Command::Help { topic: Some("trailing ".into()) },
         Command::Auth { mechanism: "PLAIN EXTRA".into(), initial_response: None },
         Command::Auth {
             mechanism: "PLAIN".into(),

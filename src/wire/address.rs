@@ -16,13 +16,9 @@ use alloc::string::String;
 use core::fmt;
 use core::net::{Ipv4Addr, Ipv6Addr};
 
-use nom::branch::alt;
-use nom::bytes::complete::{tag, tag_no_case, take_while1};
-use nom::character::complete::{char, satisfy};
-use nom::combinator::{map, map_res, opt, recognize, verify};
-use nom::multi::many0_count;
-use nom::{IResult, Parser};
+use memchr::memchr;
 
+use super::chars::{self, ATEXT, DCONTENT, LDH, QTEXT};
 pub use crate::error::AddressError;
 
 /// Length limits on addresses (RFC 5321 section 4.5.3.1). The defaults are the RFC's;
@@ -66,21 +62,11 @@ impl<'a> Domain<'a> {
     /// Like [`Domain::parse`], with a length limit, and with `_` allowed in labels when
     /// `allow_underscore` is set (lenient `HELO` names: Windows machine names have it).
     pub(crate) fn parse_with(text: &'a str, max_len: usize, allow_underscore: bool) -> Result<Self, AddressError> {
+        if scan_domain(text.as_bytes(), 0, allow_underscore)? != text.len() || chars::has_control(text) {
+            return Err(AddressError::Syntax);
+        }
         if text.len() > max_len {
             return Err(AddressError::DomainTooLong);
-        }
-        for label in text.split('.') {
-            let bytes = label.as_bytes();
-            let valid_char =
-                |c: char| c.is_ascii_alphanumeric() || c == '-' || is_utf8_text(c) || (allow_underscore && c == '_');
-            // Both indexings follow the emptiness check.
-            if bytes.is_empty() || bytes[0] == b'-' || bytes[bytes.len() - 1] == b'-' || !label.chars().all(valid_char)
-            {
-                return Err(AddressError::Syntax);
-            }
-            if bytes.len() > MAX_LABEL {
-                return Err(AddressError::DomainTooLong);
-            }
         }
         Ok(Self(Cow::Borrowed(text)))
     }
@@ -140,7 +126,10 @@ impl GeneralLiteral<'_> {
 impl<'a> AddressLiteral<'a> {
     /// Parses a literal with its brackets, such as `[IPv6:::1]`.
     pub fn parse(text: &'a str) -> Result<Self, AddressError> {
-        complete(address_literal, text)
+        match scan_literal(text, 0)? {
+            (literal, end) if end == text.len() => Ok(literal),
+            _ => Err(AddressError::Syntax),
+        }
     }
 
     /// The same literal, owning its text.
@@ -268,8 +257,11 @@ impl<'a> Mailbox<'a> {
     /// Parses a mailbox without angle brackets, such as `"john doe"@example.com`,
     /// with the RFC 5321 limits.
     pub fn parse(text: &'a str) -> Result<Self, AddressError> {
-        let mailbox = Self::parse_unchecked(text)?;
-        mailbox.check(&AddressLimits::RFC5321)?;
+        let (mailbox, end) = scan_mailbox(text, 0)?;
+        if end != text.len() {
+            return Err(AddressError::Syntax);
+        }
+        mailbox.check_lengths(&AddressLimits::RFC5321)?;
         Ok(mailbox)
     }
 
@@ -293,21 +285,15 @@ impl<'a> Mailbox<'a> {
         Mailbox { local_part: LocalPart(Cow::Owned(self.local_part.0.into_owned())), host: self.host.into_owned() }
     }
 
-    /// Checks the limits, and the domain's label rules, which the grammar below leaves
-    /// to this one pass.
-    pub(crate) fn check(&self, limits: &AddressLimits) -> Result<(), AddressError> {
+    /// Checks the local part and domain against `limits` (the grammar checked the rest).
+    pub(crate) fn check_lengths(&self, limits: &AddressLimits) -> Result<(), AddressError> {
         if self.local_part.0.len() > limits.local_part {
             return Err(AddressError::LocalPartTooLong);
         }
-        if let Host::Domain(domain) = &self.host {
-            Domain::parse_with(domain.as_str(), limits.domain, false)?;
+        match &self.host {
+            Host::Domain(domain) if domain.0.len() > limits.domain => Err(AddressError::DomainTooLong),
+            _ => Ok(()),
         }
-        Ok(())
-    }
-
-    /// A mailbox from the grammar, before [`Mailbox::check`].
-    pub(crate) fn parse_unchecked(text: &'a str) -> Result<Self, AddressError> {
-        complete(mailbox, text)
     }
 }
 
@@ -446,100 +432,173 @@ impl<'a> Path<'a> {
 /// Parses a bracketed path at the start of `text`, checks `limits`, and returns the
 /// text after the closing `>`.
 pub(crate) fn parse_path<'a>(text: &'a str, limits: &AddressLimits) -> Result<(&'a str, Path<'a>), AddressError> {
-    let (rest, path) = bracketed_path(text).map_err(|_| AddressError::Syntax)?;
-    if text.len() - rest.len() > limits.path {
+    let bytes = text.as_bytes();
+    if bytes.first() != Some(&b'<') {
+        return Err(AddressError::Syntax);
+    }
+    let (path, end) = match bytes.get(1) {
+        Some(b'>') => (Path::Null, 2),
+        _ if text.get(1..12).is_some_and(|word| word.eq_ignore_ascii_case("Postmaster>")) => (Path::Postmaster, 12),
+        next => {
+            // RFC 5321 Appendix C: a source route is accepted and ignored.
+            let start = if next == Some(&b'@') { skip_source_route(bytes, 1)? } else { 1 };
+            let (mailbox, end) = scan_mailbox(text, start)?;
+            if bytes.get(end) != Some(&b'>') {
+                return Err(AddressError::Syntax);
+            }
+            (Path::Mailbox(mailbox), end + 1)
+        }
+    };
+    if end > limits.path {
         return Err(AddressError::PathTooLong);
     }
     if let Path::Mailbox(mailbox) = &path {
-        mailbox.check(limits)?;
+        mailbox.check_lengths(limits)?;
     }
-    Ok((rest, path))
+    // `end` is just past an ASCII `>`, a character boundary.
+    Ok((&text[end..], path))
 }
 
-/// Runs `parser` over all of `text`.
-fn complete<'a, T>(parser: impl Fn(&'a str) -> IResult<&'a str, T>, text: &'a str) -> Result<T, AddressError> {
-    match parser(text) {
-        Ok(("", value)) => Ok(value),
-        _ => Err(AddressError::Syntax),
+/// A mailbox without brackets (lenient `MAIL FROM:a@b`), all of `text`, checked.
+pub(crate) fn parse_bare_mailbox<'a>(text: &'a str, limits: &AddressLimits) -> Result<Mailbox<'a>, AddressError> {
+    if text.len() + 2 > limits.path {
+        return Err(AddressError::PathTooLong);
+    }
+    let (mailbox, end) = scan_mailbox(text, 0)?;
+    if end != text.len() {
+        return Err(AddressError::Syntax);
+    }
+    mailbox.check_lengths(limits)?;
+    Ok(mailbox)
+}
+
+/// `Mailbox = Local-part "@" ( Domain / address-literal )` at `text[start..]`; returns
+/// it and the index after it. Lengths are left to [`Mailbox::check_lengths`].
+fn scan_mailbox(text: &str, start: usize) -> Result<(Mailbox<'_>, usize), AddressError> {
+    let bytes = text.as_bytes();
+    let local_end = match bytes.get(start) {
+        Some(b'"') => scan_quoted_string(bytes, start),
+        _ => scan_dot_string(bytes, start),
+    }
+    .ok_or(AddressError::Syntax)?;
+    if bytes.get(local_end) != Some(&b'@') {
+        return Err(AddressError::Syntax);
+    }
+    let (host, end) = match bytes.get(local_end + 1) {
+        Some(b'[') => {
+            let (literal, end) = scan_literal(text, local_end + 1)?;
+            (Host::Literal(literal), end)
+        }
+        _ => {
+            let end = scan_domain(bytes, local_end + 1, false)?;
+            // Both ends are at ASCII bytes (`@`, and a byte the label scan stopped at
+            // or the end), so they are character boundaries.
+            (Host::Domain(Domain(Cow::Borrowed(&text[local_end + 1..end]))), end)
+        }
+    };
+    // `start` and `local_end` sit at ASCII bytes or the text's end: character boundaries.
+    let local_part = &text[start..local_end];
+    if chars::has_control(local_part) || chars::has_control(&text[local_end..end]) {
+        return Err(AddressError::Syntax);
+    }
+    Ok((Mailbox { local_part: LocalPart(Cow::Borrowed(local_part)), host }, end))
+}
+
+/// `Dot-string = Atom *("." Atom)` from `start`; the index after it.
+fn scan_dot_string(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut pos = start;
+    loop {
+        let atom = chars::span(bytes.get(pos..)?, ATEXT);
+        if atom == 0 {
+            return None;
+        }
+        pos += atom;
+        if bytes.get(pos) != Some(&b'.') {
+            return Some(pos);
+        }
+        pos += 1;
     }
 }
 
-/// RFC 6531 `UTF8-non-ascii`, less the C1 controls.
-fn is_utf8_text(c: char) -> bool {
-    !c.is_ascii() && !c.is_control()
+/// `Quoted-string = DQUOTE *QcontentSMTP DQUOTE` from `start` (at the opening quote).
+fn scan_quoted_string(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut pos = start + 1;
+    loop {
+        match *bytes.get(pos)? {
+            b'"' => return Some(pos + 1),
+            // quoted-pairSMTP: a backslash and any printable ASCII character or space.
+            b'\\' if matches!(bytes.get(pos + 1), Some(b' '..=b'~')) => pos += 2,
+            byte if chars::is(byte, QTEXT) => pos += 1,
+            _ => return None,
+        }
+    }
 }
 
-/// RFC 5322 `atext`, with RFC 6531's UTF-8.
-fn is_atext(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || is_utf8_text(c)
+/// `Domain = sub-domain *("." sub-domain)` from `start`: labels of letters, digits and
+/// hyphens (and UTF-8), not starting or ending with a hyphen, at most 63 octets each
+/// (RFC 1035 section 2.3.4). Returns the index after the domain.
+fn scan_domain(bytes: &[u8], start: usize, allow_underscore: bool) -> Result<usize, AddressError> {
+    let mut pos = start;
+    loop {
+        let rest = bytes.get(pos..).unwrap_or_default();
+        let len =
+            rest.iter().position(|&b| !(chars::is(b, LDH) || allow_underscore && b == b'_')).unwrap_or(rest.len());
+        let label = &rest[..len];
+        if label.first().is_none_or(|&b| b == b'-') || label.last() == Some(&b'-') {
+            return Err(AddressError::Syntax);
+        }
+        if label.len() > MAX_LABEL {
+            return Err(AddressError::DomainTooLong);
+        }
+        pos += len;
+        if bytes.get(pos) != Some(&b'.') {
+            return Ok(pos);
+        }
+        pos += 1;
+    }
 }
 
-/// RFC 5321 `qtextSMTP`: printable ASCII and space, less `"` and `\`; with UTF-8.
-fn is_qtext(c: char) -> bool {
-    matches!(c, ' '..='~') && c != '"' && c != '\\' || is_utf8_text(c)
+/// `"@" Domain *( "," "@" Domain ) ":"` from `start`; the index after the colon.
+fn skip_source_route(bytes: &[u8], start: usize) -> Result<usize, AddressError> {
+    let mut pos = start;
+    loop {
+        if bytes.get(pos) != Some(&b'@') {
+            return Err(AddressError::Syntax);
+        }
+        pos = scan_domain(bytes, pos + 1, false)?;
+        match bytes.get(pos) {
+            Some(b',') => pos += 1,
+            Some(b':') => return Ok(pos + 1),
+            _ => return Err(AddressError::Syntax),
+        }
+    }
 }
 
-fn dot_string(input: &str) -> IResult<&str, &str> {
-    recognize((take_while1(is_atext), many0_count((char('.'), take_while1(is_atext))))).parse(input)
+/// An address literal (RFC 5321 section 4.1.3) from `start` (at the `[`); it and the
+/// index after the `]`.
+fn scan_literal(text: &str, start: usize) -> Result<(AddressLiteral<'_>, usize), AddressError> {
+    let bytes = text.as_bytes();
+    if bytes.get(start) != Some(&b'[') {
+        return Err(AddressError::Syntax);
+    }
+    let close = start + 1 + memchr(b']', bytes.get(start + 1..).unwrap_or_default()).ok_or(AddressError::Syntax)?;
+    // `start + 1` and `close` are just past `[` and at `]`: character boundaries.
+    let inner = &text[start + 1..close];
+    let literal = match inner.get(..5) {
+        // `get(..5)` found a boundary at 5.
+        Some(tag) if tag.eq_ignore_ascii_case("IPv6:") => inner[5..].parse().map(AddressLiteral::Ipv6).ok(),
+        _ => inner.parse().map(AddressLiteral::Ipv4).ok().or_else(|| general_literal(inner)),
+    };
+    Ok((literal.ok_or(AddressError::Syntax)?, close + 1))
 }
 
-fn quoted_string(input: &str) -> IResult<&str, &str> {
-    let quoted_pair = (char('\\'), satisfy(|c| matches!(c, ' '..='~')));
-    let content = many0_count(alt((take_while1(is_qtext), recognize(quoted_pair))));
-    recognize((char('"'), content, char('"'))).parse(input)
-}
-
-fn local_part(input: &str) -> IResult<&str, LocalPart<'_>> {
-    map(alt((dot_string, quoted_string)), |text| LocalPart(Cow::Borrowed(text))).parse(input)
-}
-
-/// A domain's characters; [`Mailbox::check`] checks the label rules and the length
-/// after, so that a mailbox is validated in one pass.
-fn domain(input: &str) -> IResult<&str, Domain<'_>> {
-    let domain_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.' || is_utf8_text(c);
-    map(take_while1(domain_char), |text| Domain(Cow::Borrowed(text))).parse(input)
-}
-
-fn ldh_str(input: &str) -> IResult<&str, &str> {
-    verify(take_while1(|c: char| c.is_ascii_alphanumeric() || c == '-'), |s: &str| !s.ends_with('-')).parse(input)
-}
-
-fn address_literal(input: &str) -> IResult<&str, AddressLiteral<'_>> {
-    let ipv6 = map_res(
-        (tag_no_case("IPv6:"), take_while1(|c: char| c.is_ascii_hexdigit() || c == ':' || c == '.')),
-        |(_, text): (&str, &str)| text.parse::<Ipv6Addr>().map(AddressLiteral::Ipv6),
-    );
-    let ipv4 = map_res(take_while1(|c: char| c.is_ascii_digit() || c == '.'), |text: &str| {
-        text.parse::<Ipv4Addr>().map(AddressLiteral::Ipv4)
-    });
-    let dcontent = |c: char| matches!(c, '!'..='Z' | '^'..='~');
-    let general = map(
-        (verify(ldh_str, |tag: &str| !tag.eq_ignore_ascii_case("IPv6")), char(':'), take_while1(dcontent)),
-        |(tag, _, content)| {
-            AddressLiteral::General(GeneralLiteral { tag: Cow::Borrowed(tag), content: Cow::Borrowed(content) })
-        },
-    );
-    (char('['), alt((ipv6, ipv4, general)), char(']')).map(|(_, literal, _)| literal).parse(input)
-}
-
-fn host(input: &str) -> IResult<&str, Host<'_>> {
-    alt((map(address_literal, Host::Literal), map(domain, Host::Domain))).parse(input)
-}
-
-fn mailbox(input: &str) -> IResult<&str, Mailbox<'_>> {
-    map((local_part, char('@'), host), |(local_part, _, host)| Mailbox { local_part, host }).parse(input)
-}
-
-/// `A-d-l ":"`: a source route, which RFC 5321 Appendix C says to accept and ignore.
-fn source_route(input: &str) -> IResult<&str, ()> {
-    let at_domain = || (char('@'), domain);
-    map((at_domain(), many0_count((char(','), at_domain())), char(':')), |_| ()).parse(input)
-}
-
-fn bracketed_path(input: &str) -> IResult<&str, Path<'_>> {
-    let null = map(tag("<>"), |_| Path::Null);
-    let postmaster = map(tag_no_case("<Postmaster>"), |_| Path::Postmaster);
-    let mailbox_path =
-        map((char('<'), opt(source_route), mailbox, char('>')), |(_, _, mailbox, _)| Path::Mailbox(mailbox));
-    alt((null, postmaster, mailbox_path)).parse(input)
+/// `General-address-literal = Standardized-tag ":" 1*dcontent`, the tag being an
+/// `Ldh-str` other than `IPv6`.
+fn general_literal(inner: &str) -> Option<AddressLiteral<'_>> {
+    let (tag, content) = inner.split_once(':')?;
+    let tag_ok = tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && tag.ends_with(|c: char| c.is_ascii_alphanumeric());
+    let content_ok = chars::all(content.as_bytes(), DCONTENT);
+    (tag_ok && content_ok && !tag.eq_ignore_ascii_case("IPv6"))
+        .then(|| AddressLiteral::General(GeneralLiteral { tag: Cow::Borrowed(tag), content: Cow::Borrowed(content) }))
 }

@@ -5,6 +5,7 @@
 //! type, parsing what was encoded gives the same value back.
 
 mod address;
+mod chars;
 mod command;
 mod ehlo;
 mod param;

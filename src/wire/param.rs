@@ -12,6 +12,7 @@ use alloc::borrow::Cow;
 use alloc::vec::Vec;
 use core::fmt::{self, Write};
 
+use super::chars::{self, ESMTP_VALUE, KEYWORD};
 use crate::error::ParseError;
 
 /// `BODY=` (RFC 6152, RFC 3030): what the message body holds.
@@ -196,8 +197,7 @@ impl<'a> Orcpt<'a> {
     /// the type is not an atom.
     pub fn new(address_type: impl Into<Cow<'a, str>>, address: XText<'a>) -> Option<Self> {
         let address_type = address_type.into();
-        let is_atom = !address_type.is_empty()
-            && address_type.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b));
+        let is_atom = address_type.is_ascii() && chars::all(address_type.as_bytes(), chars::ATEXT);
         is_atom.then_some(Self { address_type, address })
     }
 
@@ -240,15 +240,15 @@ impl Parameter<'_> {
 
     /// Whether the keyword and value fit the `esmtp-param` grammar.
     pub(crate) fn is_valid(&self) -> bool {
-        let keyword = self.keyword.as_bytes();
-        let keyword_ok = keyword.first().is_some_and(u8::is_ascii_alphanumeric)
-            && keyword.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-');
-        keyword_ok && self.value.as_deref().is_none_or(is_esmtp_value)
+        is_param(&self.keyword, self.value.as_deref())
     }
 }
 
-fn is_esmtp_value(value: &str) -> bool {
-    !value.is_empty() && value.bytes().all(|b| matches!(b, b'!'..=b'<' | b'>'..=b'~' | 0x80..))
+/// `esmtp-keyword ["=" esmtp-value]`, the value free of C1 controls.
+fn is_param(keyword: &str, value: Option<&str>) -> bool {
+    let keyword = keyword.as_bytes();
+    let keyword_ok = keyword.first().is_some_and(u8::is_ascii_alphanumeric) && chars::all(keyword, KEYWORD);
+    keyword_ok && value.is_none_or(|value| chars::all(value.as_bytes(), ESMTP_VALUE) && !chars::has_control(value))
 }
 
 /// The parameters of `MAIL FROM`.
@@ -296,8 +296,7 @@ fn split_params(text: &str, strict: bool) -> impl Iterator<Item = Result<(&str, 
             Some((keyword, value)) => (keyword, Some(value)),
             None => (word, None),
         };
-        let parameter = Parameter { keyword: Cow::Borrowed(keyword), value: value.map(Cow::Borrowed) };
-        if parameter.is_valid() { Ok((keyword, value)) } else { Err(ParseError::InvalidArguments) }
+        if is_param(keyword, value) { Ok((keyword, value)) } else { Err(ParseError::InvalidArguments) }
     })
 }
 

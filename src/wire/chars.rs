@@ -1,0 +1,82 @@
+//! Byte classes of the RFC 5321 grammar (and its extensions), one table lookup each.
+//!
+//! Octets of 0x80 and above are UTF-8 (command lines are checked to be UTF-8 before any
+//! of this runs) and belong to the classes where RFC 6531 allows UTF-8: atoms, quoted
+//! text, domain labels and parameter values. Whoever accepts them also checks that the
+//! characters they make are not C1 controls ([`has_control`]).
+
+/// `atext` (RFC 5322 section 3.2.3), and UTF-8.
+pub(crate) const ATEXT: u8 = 1;
+/// Letters, digits and `-`: the characters of a domain label; and UTF-8 (U-labels).
+pub(crate) const LDH: u8 = 1 << 1;
+/// `qtextSMTP` (RFC 5321 section 4.1.2): printable ASCII and space less `"` and `\`; and UTF-8.
+pub(crate) const QTEXT: u8 = 1 << 2;
+/// `dcontent` (RFC 5321 section 4.1.3): printable ASCII less `[`, `\` and `]`.
+pub(crate) const DCONTENT: u8 = 1 << 3;
+/// `esmtp-value` (RFC 5321 section 4.1.2): printable ASCII less `=`; and UTF-8.
+pub(crate) const ESMTP_VALUE: u8 = 1 << 4;
+/// Letters, digits and `-`, ASCII only: `esmtp-keyword` after its first character.
+pub(crate) const KEYWORD: u8 = 1 << 5;
+
+const fn classes() -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let mut byte = 0usize;
+    while byte < 256 {
+        let b = byte as u8;
+        let alnum = b.is_ascii_alphanumeric();
+        let printable = b >= b'!' && b <= b'~';
+        let utf8 = b >= 0x80;
+        let mut class = 0;
+        if alnum
+            || utf8
+            || matches!(b, b'!' | b'#'..=b'\'' | b'*' | b'+' | b'-' | b'/' | b'=' | b'?' | b'^'..=b'`' | b'{'..=b'~')
+        {
+            class |= ATEXT;
+        }
+        if alnum || b == b'-' || utf8 {
+            class |= LDH;
+        }
+        if alnum || b == b'-' {
+            class |= KEYWORD;
+        }
+        if (b == b' ' || printable) && b != b'"' && b != b'\\' || utf8 {
+            class |= QTEXT;
+        }
+        if printable && b != b'[' && b != b'\\' && b != b']' {
+            class |= DCONTENT;
+        }
+        if printable && b != b'=' || utf8 {
+            class |= ESMTP_VALUE;
+        }
+        table[byte] = class;
+        byte += 1;
+    }
+    table
+}
+
+static CLASSES: [u8; 256] = classes();
+
+/// Whether `byte` is in any of `classes`.
+#[inline]
+pub(crate) fn is(byte: u8, classes: u8) -> bool {
+    CLASSES[usize::from(byte)] & classes != 0
+}
+
+/// How many bytes at the start of `bytes` are in `classes`.
+#[inline]
+pub(crate) fn span(bytes: &[u8], classes: u8) -> usize {
+    bytes.iter().position(|&b| !is(b, classes)).unwrap_or(bytes.len())
+}
+
+/// Whether every byte of a non-empty `bytes` is in `classes`.
+#[inline]
+pub(crate) fn all(bytes: &[u8], classes: u8) -> bool {
+    !bytes.is_empty() && span(bytes, classes) == bytes.len()
+}
+
+/// Whether `text` holds a control character. ASCII controls never reach the classes
+/// above; this catches the C1 controls (U+0080 to U+009F) that UTF-8 octets can make.
+#[inline]
+pub(crate) fn has_control(text: &str) -> bool {
+    !text.is_ascii() && text.chars().any(char::is_control)
+}
