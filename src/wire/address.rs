@@ -286,6 +286,7 @@ impl<'a> Mailbox<'a> {
     }
 
     /// Checks the local part and domain against `limits` (the grammar checked the rest).
+    #[inline]
     pub(crate) fn check_lengths(&self, limits: &AddressLimits) -> Result<(), AddressError> {
         if self.local_part.0.len() > limits.local_part {
             return Err(AddressError::LocalPartTooLong);
@@ -411,6 +412,7 @@ pub(crate) enum Path<'a> {
 }
 
 impl<'a> Path<'a> {
+    #[inline]
     pub(crate) fn into_reverse(self) -> Result<ReversePath<'a>, AddressError> {
         match self {
             Path::Null => Ok(ReversePath::Null),
@@ -420,6 +422,7 @@ impl<'a> Path<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn into_forward(self) -> Result<ForwardPath<'a>, AddressError> {
         match self {
             Path::Null => Err(AddressError::Syntax),
@@ -431,6 +434,7 @@ impl<'a> Path<'a> {
 
 /// Parses a bracketed path at the start of `text`, checks `limits`, and returns the
 /// text after the closing `>`.
+#[inline]
 pub(crate) fn parse_path<'a>(text: &'a str, limits: &AddressLimits) -> Result<(&'a str, Path<'a>), AddressError> {
     let bytes = text.as_bytes();
     if bytes.first() != Some(&b'<') {
@@ -474,6 +478,7 @@ pub(crate) fn parse_bare_mailbox<'a>(text: &'a str, limits: &AddressLimits) -> R
 
 /// `Mailbox = Local-part "@" ( Domain / address-literal )` at `text[start..]`; returns
 /// it and the index after it. Lengths are left to [`Mailbox::check_lengths`].
+#[inline]
 fn scan_mailbox(text: &str, start: usize) -> Result<(Mailbox<'_>, usize), AddressError> {
     let bytes = text.as_bytes();
     let local_end = match bytes.get(start) {
@@ -498,13 +503,14 @@ fn scan_mailbox(text: &str, start: usize) -> Result<(Mailbox<'_>, usize), Addres
     };
     // `start` and `local_end` sit at ASCII bytes or the text's end: character boundaries.
     let local_part = &text[start..local_end];
-    if chars::has_control(local_part) || chars::has_control(&text[local_end..end]) {
+    if chars::has_control(&text[start..end]) {
         return Err(AddressError::Syntax);
     }
     Ok((Mailbox { local_part: LocalPart(Cow::Borrowed(local_part)), host }, end))
 }
 
 /// `Dot-string = Atom *("." Atom)` from `start`; the index after it.
+#[inline]
 fn scan_dot_string(bytes: &[u8], start: usize) -> Option<usize> {
     let mut pos = start;
     loop {
@@ -537,6 +543,7 @@ fn scan_quoted_string(bytes: &[u8], start: usize) -> Option<usize> {
 /// `Domain = sub-domain *("." sub-domain)` from `start`: labels of letters, digits and
 /// hyphens (and UTF-8), not starting or ending with a hyphen, at most 63 octets each
 /// (RFC 1035 section 2.3.4). Returns the index after the domain.
+#[inline]
 fn scan_domain(bytes: &[u8], start: usize, allow_underscore: bool) -> Result<usize, AddressError> {
     let mut pos = start;
     loop {

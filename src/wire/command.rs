@@ -100,9 +100,97 @@ pub enum Command<'a> {
     },
 }
 
-/// ASCII upper-cases the first four bytes into a number, for one match on the verb.
+/// ASCII upper-cases four bytes into a number, for one match on the verb.
 const fn verb_key(verb: &[u8; 4]) -> u32 {
     u32::from_be_bytes(*verb) & 0xDFDF_DFDF
+}
+
+/// The verbs, recognised before their arguments are looked at.
+#[derive(Clone, Copy)]
+enum Verb {
+    Helo,
+    Ehlo,
+    Lhlo,
+    Mail,
+    Rcpt,
+    Data,
+    Bdat,
+    Rset,
+    Vrfy,
+    Expn,
+    Help,
+    Noop,
+    Quit,
+    StartTls,
+    Auth,
+}
+
+/// The four-letter verbs by key, the most frequent first.
+const VERBS: [(u32, Verb); 14] = [
+    (verb_key(b"RCPT"), Verb::Rcpt),
+    (verb_key(b"MAIL"), Verb::Mail),
+    (verb_key(b"DATA"), Verb::Data),
+    (verb_key(b"EHLO"), Verb::Ehlo),
+    (verb_key(b"RSET"), Verb::Rset),
+    (verb_key(b"QUIT"), Verb::Quit),
+    (verb_key(b"BDAT"), Verb::Bdat),
+    (verb_key(b"NOOP"), Verb::Noop),
+    (verb_key(b"HELO"), Verb::Helo),
+    (verb_key(b"LHLO"), Verb::Lhlo),
+    (verb_key(b"AUTH"), Verb::Auth),
+    (verb_key(b"VRFY"), Verb::Vrfy),
+    (verb_key(b"EXPN"), Verb::Expn),
+    (verb_key(b"HELP"), Verb::Help),
+];
+
+/// Checks the line's characters and splits it into its verb and the text after the
+/// first space.
+#[inline]
+fn split_verb<'a>(line: &'a [u8], options: &ParseOptions) -> Result<(Verb, Option<&'a str>), ParseError> {
+    let line = core::str::from_utf8(line).map_err(|_| ParseError::InvalidCharacters)?;
+    // Lenient mode forgives trailing white space; no command has a control character
+    // (HT included) anywhere else.
+    let line = if options.strict { line } else { line.trim_end_matches([' ', '\t']) };
+    // A fold, not `any`: without the early exit the scan vectorises.
+    if line.bytes().fold(false, |bad, b| bad | b.is_ascii_control()) {
+        return Err(ParseError::InvalidCharacters);
+    }
+    let (verb, args) = match line.bytes().position(|b| b == b' ') {
+        // The space is ASCII, so both sides are at character boundaries.
+        Some(space) => (&line[..space], Some(&line[space + 1..])),
+        None => (line, None),
+    };
+    if verb.len() == 8 && verb.eq_ignore_ascii_case("STARTTLS") {
+        return Ok((Verb::StartTls, args));
+    }
+    let Ok(verb) = <&[u8; 4]>::try_from(verb.as_bytes()) else {
+        return Err(ParseError::UnknownCommand);
+    };
+    let key = verb_key(verb);
+    let Some(&(_, verb)) = VERBS.iter().find(|(k, _)| *k == key) else {
+        return Err(ParseError::UnknownCommand);
+    };
+    Ok((verb, args))
+}
+
+/// A command that takes no arguments.
+#[inline]
+fn no_args(args: Option<&str>) -> Result<(), ParseError> {
+    match args {
+        None => Ok(()),
+        Some(_) => Err(ParseError::InvalidArguments),
+    }
+}
+
+/// The argument of VRFY, EXPN, HELP and NOOP: never empty and never ending in a space
+/// (strict mode refuses such a line, lenient mode has trimmed it).
+#[inline]
+fn free_text(args: Option<&str>) -> Result<Option<Cow<'_, str>>, ParseError> {
+    match args {
+        None => Ok(None),
+        Some(text) if is_free_text(text) => Ok(Some(Cow::Borrowed(text))),
+        Some(_) => Err(ParseError::InvalidArguments),
+    }
 }
 
 impl<'a> Command<'a> {
@@ -118,55 +206,24 @@ impl<'a> Command<'a> {
     /// assert_eq!(params.size, Some(1024));
     /// ```
     pub fn parse(line: &'a [u8], options: &ParseOptions) -> Result<Self, ParseError> {
-        let line = core::str::from_utf8(line).map_err(|_| ParseError::InvalidCharacters)?;
-        // Lenient mode forgives trailing white space; no command has a control
-        // character (HT included) anywhere else.
-        let line = if options.strict { line } else { line.trim_end_matches([' ', '\t']) };
-        // A fold, not `any`: without the early exit the scan vectorises.
-        if line.bytes().fold(false, |bad, b| bad | b.is_ascii_control()) {
-            return Err(ParseError::InvalidCharacters);
-        }
-        let (verb, args) = match line.split_once(' ') {
-            Some((verb, args)) => (verb, Some(args)),
-            None => (line, None),
-        };
-        let no_args = |command: Command<'a>| match args {
-            None => Ok(command),
-            Some(_) => Err(ParseError::InvalidArguments),
-        };
-        if verb.len() == 8 {
-            return match verb.eq_ignore_ascii_case("STARTTLS") {
-                true => no_args(Command::StartTls),
-                false => Err(ParseError::UnknownCommand),
-            };
-        }
-        let Ok(verb4) = <&[u8; 4]>::try_from(verb.as_bytes()) else {
-            return Err(ParseError::UnknownCommand);
-        };
-        // Free text (VRFY, EXPN, HELP, NOOP) is never empty and never ends in a space:
-        // strict mode refuses such a line, lenient mode has trimmed it.
-        let text = |args: Option<&'a str>| match args {
-            None => Ok(None),
-            Some(text) if is_free_text(text) => Ok(Some(Cow::Borrowed(text))),
-            Some(_) => Err(ParseError::InvalidArguments),
-        };
-        let required = |args: Option<&'a str>| text(args)?.ok_or(ParseError::InvalidArguments);
-        match verb_key(verb4) {
-            k if k == verb_key(b"MAIL") => parse_mail(args.ok_or(ParseError::InvalidArguments)?, options),
-            k if k == verb_key(b"RCPT") => parse_rcpt(args.ok_or(ParseError::InvalidArguments)?, options),
-            k if k == verb_key(b"DATA") => no_args(Command::Data),
-            k if k == verb_key(b"BDAT") => parse_bdat(args.ok_or(ParseError::InvalidArguments)?),
-            k if k == verb_key(b"EHLO") => Ok(Command::Ehlo { host: parse_host(args, options)? }),
-            k if k == verb_key(b"HELO") => Ok(Command::Helo { host: parse_host(args, options)? }),
-            k if k == verb_key(b"LHLO") => Ok(Command::Lhlo { host: parse_host(args, options)? }),
-            k if k == verb_key(b"RSET") => no_args(Command::Rset),
-            k if k == verb_key(b"NOOP") => Ok(Command::Noop { text: text(args)? }),
-            k if k == verb_key(b"QUIT") => no_args(Command::Quit),
-            k if k == verb_key(b"VRFY") => Ok(Command::Vrfy { target: required(args)? }),
-            k if k == verb_key(b"EXPN") => Ok(Command::Expn { list: required(args)? }),
-            k if k == verb_key(b"HELP") => Ok(Command::Help { topic: text(args)? }),
-            k if k == verb_key(b"AUTH") => parse_auth(args.ok_or(ParseError::InvalidArguments)?),
-            _ => Err(ParseError::UnknownCommand),
+        let (verb, args) = split_verb(line, options)?;
+        let args_required = || args.ok_or(ParseError::InvalidArguments);
+        match verb {
+            Verb::Mail => parse_mail(args_required()?, options),
+            Verb::Rcpt => parse_rcpt(args_required()?, options),
+            Verb::Data => no_args(args).map(|()| Command::Data),
+            Verb::Bdat => parse_bdat(args_required()?),
+            Verb::Ehlo => Ok(Command::Ehlo { host: parse_host(args, options)? }),
+            Verb::Helo => Ok(Command::Helo { host: parse_host(args, options)? }),
+            Verb::Lhlo => Ok(Command::Lhlo { host: parse_host(args, options)? }),
+            Verb::Rset => no_args(args).map(|()| Command::Rset),
+            Verb::Noop => Ok(Command::Noop { text: free_text(args)? }),
+            Verb::Quit => no_args(args).map(|()| Command::Quit),
+            Verb::Vrfy => Ok(Command::Vrfy { target: free_text(args)?.ok_or(ParseError::InvalidArguments)? }),
+            Verb::Expn => Ok(Command::Expn { list: free_text(args)?.ok_or(ParseError::InvalidArguments)? }),
+            Verb::Help => Ok(Command::Help { topic: free_text(args)? }),
+            Verb::StartTls => no_args(args).map(|()| Command::StartTls),
+            Verb::Auth => parse_auth(args_required()?),
         }
     }
 
@@ -296,18 +353,21 @@ impl fmt::Display for Command<'_> {
 
 /// The argument of HELO, EHLO and LHLO. Lenient mode lets `_` into the name (as
 /// Windows machine names have it) and ignores words after the first.
+#[inline]
 fn parse_host<'a>(args: Option<&'a str>, options: &ParseOptions) -> Result<Host<'a>, ParseError> {
     let args = args.ok_or(ParseError::InvalidArguments)?;
-    let name = if options.strict { args } else { args.trim_start_matches(' ').split(' ').next().unwrap_or("") };
+    let name = if options.strict { args } else { split_word(args.trim_start_matches(' ')).0 };
     Host::parse_with(name, options.limits.domain, !options.strict).map_err(|_| ParseError::InvalidArguments)
 }
 
 /// Strips an ASCII-case-insensitive `prefix`.
+#[inline]
 fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     let head = text.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
 }
 
+#[inline]
 fn parse_mail<'a>(args: &'a str, options: &ParseOptions) -> Result<Command<'a>, ParseError> {
     let rest = strip_prefix_ignore_case(args, "FROM:").ok_or(ParseError::InvalidArguments)?;
     let (path, params) = envelope_path(rest, options).map_err(ParseError::ReversePath)?;
@@ -320,6 +380,7 @@ fn parse_mail<'a>(args: &'a str, options: &ParseOptions) -> Result<Command<'a>, 
     Ok(Command::Mail { from, params })
 }
 
+#[inline]
 fn parse_rcpt<'a>(args: &'a str, options: &ParseOptions) -> Result<Command<'a>, ParseError> {
     let rest = strip_prefix_ignore_case(args, "TO:").ok_or(ParseError::InvalidArguments)?;
     let (path, params) = envelope_path(rest, options).map_err(ParseError::ForwardPath)?;
@@ -335,24 +396,32 @@ fn parse_rcpt<'a>(args: &'a str, options: &ParseOptions) -> Result<Command<'a>, 
 /// takes what people type and old software sends: spaces after the colon, a display
 /// name before the brackets (`Name <a@b>`), or no brackets at all (`a@b`). In every
 /// mode, anything but a space after the closing `>` is an error, not ignored.
+#[inline]
 fn envelope_path<'a>(text: &'a str, options: &ParseOptions) -> Result<(Path<'a>, Option<&'a str>), AddressError> {
     let text = if options.strict { text } else { text.trim_start_matches(' ') };
-    let first_word = text.split(' ').next().unwrap_or("");
     let (rest, path) = if text.starts_with('<') || options.strict {
         parse_path(text, &options.limits)?
-    } else if !first_word.contains('@') && text.contains('<') {
-        // `Display Name <a@b>`: drop the name.
-        let bracket = text.find('<').unwrap_or(0);
-        // `find` returned an index into `text`, at a character boundary.
-        parse_path(&text[bracket..], &options.limits)?
     } else {
-        bare_path(first_word, &text[first_word.len()..], options)?
+        let (first_word, after) = split_word(text);
+        match text.find('<') {
+            // `Display Name <a@b>`: drop the name. `find` gave a character boundary.
+            Some(bracket) if !first_word.contains('@') => parse_path(&text[bracket..], &options.limits)?,
+            _ => bare_path(first_word, after, options)?,
+        }
     };
     match rest.strip_prefix(' ') {
         _ if rest.is_empty() => Ok((path, None)),
         Some(params) => Ok((path, Some(params))),
         None => Err(AddressError::Syntax),
     }
+}
+
+/// The text up to the first space, and the rest from that space on.
+#[inline]
+fn split_word(text: &str) -> (&str, &str) {
+    let end = text.bytes().position(|b| b == b' ').unwrap_or(text.len());
+    // A space is ASCII, so `end` is a character boundary.
+    text.split_at(end)
 }
 
 /// A path written without brackets (lenient mode).
