@@ -67,6 +67,16 @@ fn malformed_lines_are_errors() {
 }
 
 #[test]
+fn control_characters_in_reply_text_make_it_malformed() {
+    // A bare CR inside a line is what a response-injection attempt against a lenient
+    // client looks like; RFC 5321 `textstring` allows only HT and printable characters.
+    for line in [&b"250 ok\rRCPT\r\n"[..], b"250 a\0b\r\n", b"250-x\x1b[31m\r\n"] {
+        assert_eq!(replies_all_ways(line), [Err(ReplyError::Malformed)], "{:?}", String::from_utf8_lossy(line));
+    }
+    assert_eq!(replies_all_ways(b"250 tab\tok\r\n"), [Ok(Reply::new(ReplyCode::OK, "tab\tok"))]);
+}
+
+#[test]
 fn an_overlong_reply_line_is_an_error_with_bounded_memory() {
     let mut input = b"250-".to_vec();
     input.extend(std::iter::repeat_n(b'x', 100_000));

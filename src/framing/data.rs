@@ -111,7 +111,7 @@ impl DataDecoder {
             return None;
         }
         // `input[..pos]` has been judged and goes out as one slice. Indexing below is in
-        // bounds: `pos` only moves past bytes that `get` or `memchr2` found in `input`.
+        // bounds: `pos` only moves past bytes that `get` or `scan` found in `input`.
         let mut pos = 0;
         loop {
             if self.at_line_start {
@@ -132,32 +132,35 @@ impl DataDecoder {
                 }
                 self.at_line_start = false;
             }
-            let Some(offset) = memchr2(b'\r', b'\n', &input[pos..]) else {
-                return self.emit(input, input.len());
-            };
-            let at = pos + offset;
-            if input[at] == b'\r' {
-                match input.get(at + 1) {
-                    // Not yet known whether this CR is bare: leave it in the input.
-                    None => return self.emit(input, at),
-                    Some(b'\n') => {
-                        pos = at + 2;
-                        self.at_line_start = true;
-                        continue;
+            // Mid-line: skip every well-formed line up to the next thing to act on.
+            match scan(&input[pos..]) {
+                Scan::LineStart(offset) => {
+                    pos += offset;
+                    self.at_line_start = true;
+                }
+                Scan::Bare(offset) => {
+                    let at = pos + offset;
+                    if input[at] == b'\r' {
+                        self.bare.cr = true;
+                    } else {
+                        self.bare.lf = true;
                     }
-                    Some(_) => self.bare.cr = true,
+                    if !self.normalize {
+                        pos = at + 1;
+                    } else if at > 0 {
+                        return self.emit(input, at);
+                    } else {
+                        input.advance(1);
+                        return Some(Decoded::Data(Bytes::from_static(b"\r\n")));
+                    }
                 }
-            } else {
-                self.bare.lf = true;
-            }
-            if self.normalize {
-                if at > 0 {
-                    return self.emit(input, at);
+                Scan::Clean(len) => {
+                    let end = pos + len;
+                    // A clean run that ends in LF ends with a CRLF: a line starts after it.
+                    self.at_line_start = end > pos && input[end - 1] == b'\n';
+                    return self.emit(input, end);
                 }
-                input.advance(1);
-                return Some(Decoded::Data(Bytes::from_static(b"\r\n")));
             }
-            pos = at + 1;
         }
     }
 
@@ -176,6 +179,71 @@ impl DataDecoder {
         input.advance(3);
         self.finished = true;
         Decoded::End
+    }
+}
+
+/// What [`scan`] found after a run of well-formed lines.
+enum Scan {
+    /// A line starts at this offset with a `.`: the stuffed dot or the end of data.
+    LineStart(usize),
+    /// A bare CR or bare LF at this offset.
+    Bare(usize),
+    /// This many bytes are well-formed and can go out; the rest (a CR, or nothing) must
+    /// wait for more input.
+    Clean(usize),
+}
+
+/// Finds the first place in `s` (which is mid-line) that needs more than copying: a
+/// `.` after CRLF, or a CR not followed by LF, or an LF not preceded by CR.
+///
+/// It looks at every pair of neighbouring bytes `(a, b)` at once, in blocks the
+/// compiler turns into vector instructions: a CR must pair with an LF (`a == CR` exactly
+/// when `b == LF`), and an LF must not be followed by a dot. Only a block where one of
+/// these fails is looked at byte by byte. Lines end every 80 bytes or so, so stopping at
+/// each line, as a scan for CR and LF would, costs more than this whole pass.
+fn scan(s: &[u8]) -> Scan {
+    const BLOCK: usize = 32;
+    match s.first() {
+        None => return Scan::Clean(0),
+        // Nothing before it in `s` is a CR: a CR at the end of the last input stays in
+        // the input, so an LF here lost its CR long ago.
+        Some(b'\n') => return Scan::Bare(0),
+        Some(_) => {}
+    }
+    let pairs = s.len() - 1;
+    let (firsts, seconds) = (&s[..pairs], &s[1..]);
+    let (first_blocks, _) = firsts.as_chunks::<BLOCK>();
+    let (second_blocks, _) = seconds.as_chunks::<BLOCK>();
+    let mut start = 0;
+    for (a, b) in first_blocks.iter().zip(second_blocks) {
+        let mut flags = 0u8;
+        for i in 0..BLOCK {
+            let unpaired = (a[i] == b'\r') != (b[i] == b'\n');
+            let dot_line = a[i] == b'\n' && b[i] == b'.';
+            flags |= u8::from(unpaired) | u8::from(dot_line);
+        }
+        if flags != 0 {
+            break;
+        }
+        start += BLOCK;
+    }
+    for i in start..pairs {
+        let (a, b) = (s[i], s[i + 1]);
+        if a == b'\r' && b != b'\n' {
+            return Scan::Bare(i);
+        }
+        if a != b'\r' && b == b'\n' {
+            return Scan::Bare(i + 1);
+        }
+        if a == b'\n' && b == b'.' {
+            return Scan::LineStart(i + 1);
+        }
+    }
+    // Every pair is well-formed. A CR at the very end waits for its LF; an LF at the end
+    // ends a line, and the next call starts there.
+    match s[pairs] {
+        b'\r' => Scan::Clean(pairs),
+        _ => Scan::Clean(s.len()),
     }
 }
 

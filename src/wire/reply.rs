@@ -517,6 +517,12 @@ impl<'a> ReplyLine<'a> {
             Some(b'-') => (false, &line[4..]),
             Some(_) => return None,
         };
+        // RFC 5321 `textstring` is HT and printable characters: a control character,
+        // above all a CR that a lenient peer might take for a line end, makes the line
+        // malformed.
+        if text.iter().any(|&b| b.is_ascii_control() && b != b'\t') {
+            return None;
+        }
         // Reply text is for people; octets that are not UTF-8 become U+FFFD rather
         // than costing the client the code, which is what it acts on.
         Some(Self { code, last, text: alloc::string::String::from_utf8_lossy(text) })

@@ -1,0 +1,530 @@
+//! Invariant checks shared by the fuzz targets (`fuzz/fuzz_targets/*.rs`) and by the
+//! corpus replay test (`tests/fuzz_corpus.rs`). Each public function takes the raw
+//! fuzzer input and panics when an invariant does not hold; "no panic" is not the
+//! only thing checked.
+//!
+//! # Input layout
+//!
+//! `command` and `capabilities` take the input as it is. The stream targets
+//! (`reply`, `data_decoder`, `line_framer`) start with a small header:
+//!
+//! ```text
+//! byte 0        options, per target (see each function)
+//! byte 1        n: how many piece lengths follow, modulo 16
+//! bytes 2..2+n  piece lengths, used in a cycle to cut the payload (0 is an empty piece;
+//!               if all are 0, or n is 0, the payload is one piece)
+//! rest          the payload
+//! ```
+//!
+//! Whatever the header says, the stream targets also compare the payload fed whole
+//! with the payload fed one byte at a time. An input shorter than the header is all
+//! header and an empty payload.
+
+use bytes::BytesMut;
+use smtp_sansio::{
+    BareLf, BareLineEndings, Capabilities, Command, DataDecoder, DataEncoder, Decoded, Framed, LineFramer,
+    ParseOptions, Reply, ReplyCode, ReplyError, ReplyParser,
+};
+
+/// The header and payload of a stream target's input.
+struct Stream<'a> {
+    options: u8,
+    lengths: &'a [u8],
+    payload: &'a [u8],
+}
+
+impl<'a> Stream<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        let options = data.first().copied().unwrap_or(0);
+        let count = usize::from(data.get(1).copied().unwrap_or(0) % 16);
+        let rest = data.get(2..).unwrap_or(&[]);
+        let count = count.min(rest.len());
+        Self { options, lengths: &rest[..count], payload: &rest[count..] }
+    }
+
+    /// The payload cut as the header says.
+    fn pieces(&self) -> Vec<&'a [u8]> {
+        cut(self.payload, self.lengths)
+    }
+
+    /// The ways of feeding the payload that must all give the same result: whole,
+    /// as the header says, and one byte at a time.
+    fn feeds(&self) -> [(&'static str, Vec<&'a [u8]>); 3] {
+        [("whole", vec![self.payload]), ("split", self.pieces()), ("bytewise", cut(self.payload, &[1]))]
+    }
+}
+
+/// Cuts `payload` into pieces whose lengths cycle through `lengths`.
+fn cut<'a>(payload: &'a [u8], lengths: &[u8]) -> Vec<&'a [u8]> {
+    if lengths.iter().all(|&n| n == 0) {
+        return vec![payload];
+    }
+    let mut pieces = Vec::new();
+    let mut rest = payload;
+    for &n in lengths.iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let (piece, tail) = rest.split_at(usize::from(n).min(rest.len()));
+        pieces.push(piece);
+        rest = tail;
+    }
+    pieces
+}
+
+// ---------------------------------------------------------------------------------
+// command
+// ---------------------------------------------------------------------------------
+
+/// `command`: the input is one command line without its CRLF.
+///
+/// * Strict parsing accepts nothing that lenient parsing does not, and gives the same
+///   value for it.
+/// * Whatever either mode accepts encodes, the encoding is one line ending in CRLF,
+///   and parsing that line (without the CRLF) in strict mode gives the same command.
+///   The one exception is the documented leniency of a `_` in a HELO, EHLO or LHLO
+///   name, which strict mode refuses: that line must parse back the same in lenient
+///   mode.
+pub fn command(data: &[u8]) {
+    let lenient = Command::parse(data, &ParseOptions::default());
+    let strict = Command::parse(data, &ParseOptions::strict());
+    if let Ok(command) = &strict {
+        assert_eq!(
+            lenient.as_ref(),
+            Ok(command),
+            "strict parsing accepted {:?} but lenient parsing gave something else",
+            String::from_utf8_lossy(data)
+        );
+    }
+    for (mode, result) in [("lenient", lenient), ("strict", strict)] {
+        if let Ok(command) = result {
+            command_round_trip(data, mode, command.into_owned());
+        }
+    }
+}
+
+fn command_round_trip(data: &[u8], mode: &str, command: Command<'static>) {
+    let input = String::from_utf8_lossy(data);
+    let mut out = BytesMut::new();
+    if let Err(error) = command.encode(&mut out) {
+        panic!("{mode} parsing accepted {input:?} as {command:?}, which does not encode: {error:?}");
+    }
+    let line = out.strip_suffix(b"\r\n").unwrap_or_else(|| panic!("encoding {command:?} does not end in CRLF"));
+    assert!(!line.contains(&b'\r') && !line.contains(&b'\n'), "encoding {command:?} gave {out:?}: CR or LF inside");
+    let encoded = String::from_utf8_lossy(line);
+    let underscore_host =
+        matches!(command, Command::Helo { .. } | Command::Ehlo { .. } | Command::Lhlo { .. }) && encoded.contains('_');
+    let options = if underscore_host { ParseOptions::default() } else { ParseOptions::strict() };
+    let reparsed = Command::parse(line, &options).map(Command::into_owned);
+    assert_eq!(
+        reparsed.as_ref(),
+        Ok(&command),
+        "{mode} parsing accepted {input:?}; its encoding {encoded:?} parses back (strict: {}) differently",
+        options.strict
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// reply
+// ---------------------------------------------------------------------------------
+
+/// `reply`: a stream of reply bytes fed to a [`ReplyParser`].
+///
+/// Options byte: the low two bits pick the parser, the rest tunes it:
+/// 0 `ReplyParser::new()`; 1 512-octet lines, at most 2 lines a reply, bare LF refused;
+/// 2 lines of 8 + (options >> 2) octets, 4 lines, bare LF accepted; 3 lines of
+/// (options >> 2) octets (the framer takes at least 3), 1 + (options >> 5) lines, bare
+/// LF refused.
+///
+/// * The results (replies and errors, in order) do not depend on how the input is cut.
+/// * Every reply encodes, and the encoding parses back (with `ReplyParser::new()`) to
+///   exactly that reply, using all of it, when each line's text fits one 512-octet
+///   line. Text can be longer than that after parsing (a bare LF ending saves an octet;
+///   a byte that is not UTF-8 becomes the three octets of U+FFFD); the encoder then
+///   splits it, and the reply parses back with the same code, enhanced code and text
+///   but for the spaces at the split points.
+pub fn reply(data: &[u8]) {
+    let stream = Stream::new(data);
+    let make = || {
+        let o = usize::from(stream.options);
+        match o & 3 {
+            0 => ReplyParser::new(),
+            1 => ReplyParser::with_limits(512, 2, BareLf::Reject),
+            2 => ReplyParser::with_limits(8 + (o >> 2), 4, BareLf::Accept),
+            _ => ReplyParser::with_limits(o >> 2, 1 + (o >> 5), BareLf::Reject),
+        }
+    };
+    let [first, rest @ ..] = stream.feeds().map(|(name, pieces)| (name, parse_replies(make(), &pieces)));
+    for (name, results) in rest {
+        assert_eq!(results, first.1, "reply results fed {name} differ from fed {}", first.0);
+    }
+    for reply in first.1.iter().flatten() {
+        let mut out = BytesMut::new();
+        if let Err(error) = reply.encode(&mut out) {
+            panic!("parsed reply {reply:?} does not encode: {error:?}");
+        }
+        let encoded = out.clone();
+        let again = parse_replies(ReplyParser::new(), &[&out[..]]);
+        let prefix = reply.enhanced().map_or(0, |status| status.to_string().len() + 1);
+        if reply.lines().all(|line| 4 + prefix + line.len() + 2 <= 512) {
+            assert_eq!(again, [Ok(reply.clone())], "reply {reply:?} encoded as {encoded:?} parses back differently");
+        } else {
+            let [Ok(again)] = &again[..] else { panic!("reply {reply:?} encoded as {encoded:?} gave {again:?}") };
+            let words = |r: &Reply| r.lines().flat_map(|line| line.split(' ')).filter(|w| !w.is_empty()).collect::<String>();
+            assert_eq!((again.code(), again.enhanced()), (reply.code(), reply.enhanced()), "split reply {encoded:?}");
+            assert_eq!(words(again), words(reply), "split reply {encoded:?} lost text");
+            for line in encoded.split_inclusive(|&b| b == b'\n') {
+                assert!(line.len() <= 512, "encoded line of {} octets", line.len());
+            }
+        }
+    }
+}
+
+/// Feeds `pieces` to `parser`, taking out every result after each piece.
+fn parse_replies(mut parser: ReplyParser, pieces: &[&[u8]]) -> Vec<Result<Reply, ReplyError>> {
+    let mut input = BytesMut::new();
+    let mut results = Vec::new();
+    for piece in pieces {
+        input.extend_from_slice(piece);
+        while let Some(result) = parser.parse(&mut input) {
+            results.push(result);
+        }
+    }
+    results
+}
+
+// ---------------------------------------------------------------------------------
+// data_decoder
+// ---------------------------------------------------------------------------------
+
+/// `data_decoder`: a DATA body, from right after the 354 reply, fed to a [`DataDecoder`].
+///
+/// Options byte: bit 0 set uses `DataDecoder::normalizing()`, clear `DataDecoder::new()`.
+///
+/// * Fed any way, the decoder gives what [`reference_decode`] gives: the same bytes,
+///   the same end, the same bytes left in the input (after the end, or the bytes not
+///   yet judged when there is no end) and the same bare line endings. No piece of
+///   data is empty, and the end comes at most once.
+/// * The payload, taken as a body, goes through `DataEncoder` (cut as the header
+///   says) and back through `DataDecoder::new()`: with `DataEncoder::raw()` the body
+///   comes back with CRLF added unless it is empty or ends in CRLF; with
+///   `DataEncoder::new()` the same after each bare CR and bare LF became CRLF.
+pub fn data_decoder(data: &[u8]) {
+    let stream = Stream::new(data);
+    let normalize = stream.options & 1 == 1;
+    let expected = reference_decode(stream.payload, normalize);
+    for (name, pieces) in stream.feeds() {
+        let decoder = if normalize { DataDecoder::normalizing() } else { DataDecoder::new() };
+        let run = decode_pieces(decoder, &pieces);
+        assert_eq!(run, expected, "DataDecoder (normalize: {normalize}) fed {name} differs from the reference");
+    }
+    data_encoder_round_trip(&stream);
+}
+
+/// What decoding a body gave.
+#[derive(Debug, PartialEq, Eq)]
+pub struct DecodeRun {
+    /// The body bytes handed out.
+    pub output: Vec<u8>,
+    /// Whether `<CRLF>.<CRLF>` was reached.
+    pub ended: bool,
+    /// The bytes left in the input at the end.
+    pub rest: Vec<u8>,
+    /// The bare line endings recorded.
+    pub bare: BareLineEndings,
+}
+
+fn decode_pieces(mut decoder: DataDecoder, pieces: &[&[u8]]) -> DecodeRun {
+    let mut input = BytesMut::new();
+    let (mut output, mut ended) = (Vec::new(), false);
+    for piece in pieces {
+        input.extend_from_slice(piece);
+        while let Some(decoded) = decoder.decode(&mut input) {
+            match decoded {
+                Decoded::Data(chunk) => {
+                    assert!(!ended, "DataDecoder gave data after the end");
+                    assert!(!chunk.is_empty(), "DataDecoder gave an empty piece of data");
+                    output.extend_from_slice(&chunk);
+                }
+                Decoded::End => {
+                    assert!(!ended, "DataDecoder gave the end twice");
+                    ended = true;
+                }
+            }
+        }
+    }
+    assert_eq!(decoder.is_finished(), ended, "DataDecoder::is_finished disagrees with the End it gave");
+    DecodeRun { output, ended, rest: input.to_vec(), bare: decoder.bare_line_endings() }
+}
+
+/// RFC 5321 section 4.1.1.4 and 4.5.2, one byte at a time: a line starts at the start
+/// of the body and after CRLF (never after a bare CR or bare LF); `.<CRLF>` at a line
+/// start ends the body; any other `.` at a line start is removed. A CR at the end of
+/// the input, and a `.` or `.<CR>` at a line start at the end of the input, cannot be
+/// judged yet and stay in the input. With `normalize`, each bare CR and bare LF comes
+/// out as CRLF.
+pub fn reference_decode(input: &[u8], normalize: bool) -> DecodeRun {
+    let mut output = Vec::new();
+    let mut bare = BareLineEndings::default();
+    let mut line_start = true;
+    let mut i = 0;
+    let (ended, rest_from) = loop {
+        let rest = &input[i..];
+        if line_start && rest.starts_with(b".\r\n") {
+            break (true, i + 3);
+        }
+        if line_start && rest.first() == Some(&b'.') {
+            if b".\r\n".starts_with(rest) {
+                break (false, i); // `.` or `.<CR>`: maybe the end, maybe not
+            }
+            i += 1; // a stuffed dot
+            line_start = false;
+            continue;
+        }
+        line_start = false;
+        match rest {
+            [] | [b'\r'] => break (false, i),
+            [b'\r', b'\n', ..] => {
+                output.extend_from_slice(b"\r\n");
+                line_start = true;
+                i += 2;
+            }
+            [b'\r', ..] => {
+                bare.cr = true;
+                output.extend_from_slice(if normalize { b"\r\n" } else { b"\r" });
+                i += 1;
+            }
+            [b'\n', ..] => {
+                bare.lf = true;
+                output.extend_from_slice(if normalize { b"\r\n" } else { b"\n" });
+                i += 1;
+            }
+            [byte, ..] => {
+                output.push(*byte);
+                i += 1;
+            }
+        }
+    };
+    DecodeRun { output, ended, rest: input[rest_from..].to_vec(), bare }
+}
+
+/// Each bare CR and bare LF of `body` (a CR at the very end counts as bare) as CRLF.
+fn normalize_line_endings(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        match &body[i..] {
+            [b'\r', b'\n', ..] => i += 2,
+            [b'\r' | b'\n', ..] => i += 1,
+            [byte, ..] => {
+                out.push(*byte);
+                i += 1;
+                continue;
+            }
+            [] => unreachable!(),
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// The bare CRs (not followed by LF) and bare LFs (not preceded by CR) in `bytes`.
+fn bare_line_endings(bytes: &[u8]) -> BareLineEndings {
+    let mut bare = BareLineEndings::default();
+    for (i, &byte) in bytes.iter().enumerate() {
+        match byte {
+            b'\r' if bytes.get(i + 1) != Some(&b'\n') => bare.cr = true,
+            b'\n' if i == 0 || bytes[i - 1] != b'\r' => bare.lf = true,
+            _ => {}
+        }
+    }
+    bare
+}
+
+/// The body a server reads back: a CRLF is added to a non-empty body that does not
+/// end in one (the `.` line must start a line).
+fn with_final_crlf(mut body: Vec<u8>) -> Vec<u8> {
+    if !body.is_empty() && !body.ends_with(b"\r\n") {
+        body.extend_from_slice(b"\r\n");
+    }
+    body
+}
+
+fn data_encoder_round_trip(stream: &Stream<'_>) {
+    let body = stream.payload;
+    let cases = [
+        ("raw", DataEncoder::raw(), with_final_crlf(body.to_vec())),
+        ("new", DataEncoder::new(), with_final_crlf(normalize_line_endings(body))),
+    ];
+    for (name, encoder, expected) in cases {
+        let encode = |pieces: &[&[u8]]| {
+            let mut encoder = encoder.clone();
+            let mut out = BytesMut::new();
+            for piece in pieces {
+                encoder.encode(piece, &mut out);
+            }
+            encoder.finish(&mut out);
+            out
+        };
+        let whole = encode(&[body]);
+        for (feed, pieces) in stream.feeds() {
+            assert_eq!(encode(&pieces), whole, "DataEncoder::{name}() output differs when the body is fed {feed}");
+        }
+        let decoded = decode_pieces(DataDecoder::new(), &stream.pieces_of(&whole));
+        assert!(decoded.ended, "DataEncoder::{name}() output {whole:?} has no end for DataDecoder");
+        assert!(decoded.rest.is_empty(), "DataEncoder::{name}() output {whole:?} has bytes after the end");
+        assert_eq!(
+            decoded.output, expected,
+            "DataEncoder::{name}() then DataDecoder::new() does not give back the expected body; encoded: {whole:?}"
+        );
+        assert_eq!(
+            decoded.bare,
+            bare_line_endings(&expected),
+            "DataEncoder::{name}() output {whole:?}: bare line endings differ"
+        );
+    }
+}
+
+impl Stream<'_> {
+    /// Another payload cut the same way.
+    fn pieces_of<'b>(&self, payload: &'b [u8]) -> Vec<&'b [u8]> {
+        cut(payload, self.lengths)
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// line_framer
+// ---------------------------------------------------------------------------------
+
+/// One thing a [`LineFramer`] reported, with the bytes that matter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineItem {
+    /// A line's text and its ending.
+    Line(Vec<u8>, Vec<u8>),
+    /// An overlong line ended.
+    TooLong,
+    /// A line (with its LF) ended by a bare LF, refused.
+    BareLf(Vec<u8>),
+}
+
+/// `line_framer`: a byte stream fed to a [`LineFramer`].
+///
+/// Options byte: bit 0 set is `BareLf::Accept`, clear `BareLf::Reject`; the other
+/// seven bits are the line cap (127 means [`LineFramer::COMMAND_LINE`]; below 3 the
+/// framer takes 3).
+///
+/// * Fed any way, the items are those of [`reference_lines`], and the bytes left in
+///   the buffer at the end are the same.
+/// * Memory is bounded: after the framer says it needs more input, the caller's buffer
+///   holds at most `max_line` bytes, so it never holds more than that plus the latest
+///   piece.
+pub fn line_framer(data: &[u8]) {
+    let stream = Stream::new(data);
+    let bare_lf = if stream.options & 1 == 1 { BareLf::Accept } else { BareLf::Reject };
+    let max_line = match usize::from(stream.options >> 1) {
+        127 => LineFramer::COMMAND_LINE,
+        n => n,
+    };
+    let framer = LineFramer::new(max_line, bare_lf);
+    let max_line = framer.max_line();
+    assert!(max_line >= 3, "LineFramer cap {max_line} is below 3");
+    let expected = reference_lines(stream.payload, max_line, bare_lf);
+    for (name, pieces) in stream.feeds() {
+        let got = frame_pieces(framer.clone(), &pieces);
+        assert_eq!(got, expected, "LineFramer (cap {max_line}, {bare_lf:?}) fed {name} differs from the reference");
+    }
+}
+
+fn frame_pieces(mut framer: LineFramer, pieces: &[&[u8]]) -> (Vec<LineItem>, Vec<u8>) {
+    let max_line = framer.max_line();
+    let mut buffer: Vec<u8> = Vec::new();
+    let mut items = Vec::new();
+    for piece in pieces {
+        assert!(
+            buffer.len() <= max_line,
+            "caller's buffer holds {} bytes between reads (cap {max_line})",
+            buffer.len()
+        );
+        buffer.extend_from_slice(piece);
+        loop {
+            let framed = framer.next_line(&buffer);
+            let used = match framed {
+                Framed::Line { len, consumed } => {
+                    assert!(len < consumed && consumed <= buffer.len(), "{framed:?} out of bounds of {}", buffer.len());
+                    items.push(LineItem::Line(buffer[..len].to_vec(), buffer[len..consumed].to_vec()));
+                    consumed
+                }
+                Framed::LineTooLong { consumed } => {
+                    assert!(0 < consumed && consumed <= buffer.len(), "{framed:?} out of bounds of {}", buffer.len());
+                    items.push(LineItem::TooLong);
+                    consumed
+                }
+                Framed::BareLf { consumed } => {
+                    assert!(0 < consumed && consumed <= buffer.len(), "{framed:?} out of bounds of {}", buffer.len());
+                    items.push(LineItem::BareLf(buffer[..consumed].to_vec()));
+                    consumed
+                }
+                Framed::Incomplete { discard } => {
+                    assert!(discard <= buffer.len(), "{framed:?} out of bounds of {}", buffer.len());
+                    buffer.drain(..discard);
+                    break;
+                }
+            };
+            buffer.drain(..used);
+        }
+    }
+    assert!(buffer.len() <= max_line, "caller's buffer holds {} bytes at the end (cap {max_line})", buffer.len());
+    (items, buffer)
+}
+
+/// Lines as RFC 5321 section 2.3.8 and 4.5.3.1.4 would have them: each LF ends a
+/// line; a line longer than `max_line` with its ending is too long; otherwise a line
+/// ending in CRLF is a line, and one ending in a bare LF is a line (`Accept`) or refused
+/// (`Reject`). The bytes after the last LF stay in the buffer if there are fewer than
+/// `max_line` of them, and are dropped (being a line that is already too long)
+/// otherwise.
+pub fn reference_lines(input: &[u8], max_line: usize, bare_lf: BareLf) -> (Vec<LineItem>, Vec<u8>) {
+    let mut items = Vec::new();
+    let mut rest = input;
+    while let Some(lf) = rest.iter().position(|&b| b == b'\n') {
+        let (line, tail) = rest.split_at(lf + 1);
+        rest = tail;
+        let item = if line.len() > max_line {
+            LineItem::TooLong
+        } else if line.ends_with(b"\r\n") {
+            LineItem::Line(line[..line.len() - 2].to_vec(), b"\r\n".to_vec())
+        } else if bare_lf == BareLf::Accept {
+            LineItem::Line(line[..line.len() - 1].to_vec(), b"\n".to_vec())
+        } else {
+            LineItem::BareLf(line.to_vec())
+        };
+        items.push(item);
+    }
+    let rest = if rest.len() < max_line { rest.to_vec() } else { Vec::new() };
+    (items, rest)
+}
+
+// ---------------------------------------------------------------------------------
+// capabilities
+// ---------------------------------------------------------------------------------
+
+/// `capabilities`: the input is the text of an EHLO reply, one line per LF (a CR
+/// before the LF is dropped; bytes that are not UTF-8 become U+FFFD; lines with
+/// another control character but HT are left out).
+///
+/// * `Capabilities::from_reply` of `Reply::with_lines(250, lines)`, if it succeeds,
+///   survives `to_reply` then `from_reply` unchanged.
+pub fn capabilities(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let lines: Vec<String> = text
+        .split('\n')
+        .map(|line| line.strip_suffix('\r').unwrap_or(line))
+        .filter(|line| !line.chars().any(|c| c.is_ascii_control() && c != '\t'))
+        .map(String::from)
+        .collect();
+    let reply = Reply::with_lines(ReplyCode::OK, lines);
+    let Ok(first) = Capabilities::from_reply(&reply) else { return };
+    let rebuilt = first.to_reply();
+    let second = Capabilities::from_reply(&rebuilt);
+    assert_eq!(second.as_ref(), Ok(&first), "capabilities from {reply:?} do not survive to_reply: {rebuilt:?}");
+}

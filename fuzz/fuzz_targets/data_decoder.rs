@@ -1,0 +1,8 @@
+//! Fuzz target `data_decoder`: see `checks::data_decoder` for the input layout and the invariants.
+#![no_main]
+
+#[allow(dead_code)]
+#[path = "../checks.rs"]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::data_decoder(data));

@@ -1,0 +1,8 @@
+//! Fuzz target `line_framer`: see `checks::line_framer` for the input layout and the invariants.
+#![no_main]
+
+#[allow(dead_code)]
+#[path = "../checks.rs"]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::line_framer(data));
