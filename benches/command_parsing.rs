@@ -21,7 +21,7 @@ use std::borrow::Cow;
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use smtp_sansio::{Command, Framed, LineFramer, ParseOptions};
 
 /// Number of command lines in the corpus.
@@ -286,5 +286,17 @@ fn command_parsing(c: &mut Criterion) {
     group.finish();
 }
 
+#[path = "support/ratio.rs"]
+mod ratio;
+
 criterion_group!(benches, command_parsing);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    ratio::report(
+        "command_parsing",
+        "smtp-sansio",
+        &["smtp-proto", "mailrs-smtp-proto/presplit", "mailrs-smtp-proto/framed"],
+    );
+}

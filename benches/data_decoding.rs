@@ -26,7 +26,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use smtp_proto::request::receiver::DataReceiver;
 use smtp_sansio::{DataDecoder, Decoded};
 
@@ -323,5 +323,13 @@ fn data_decoding(c: &mut Criterion) {
     group.finish();
 }
 
+#[path = "support/ratio.rs"]
+mod ratio;
+
 criterion_group!(benches, data_decoding);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    ratio::report("data_decoding", "smtp-sansio", &["smtp-proto", "memmem", "memcpy"]);
+}

@@ -170,7 +170,8 @@ pub fn reply(data: &[u8]) {
             assert_eq!(again, [Ok(reply.clone())], "reply {reply:?} encoded as {encoded:?} parses back differently");
         } else {
             let [Ok(again)] = &again[..] else { panic!("reply {reply:?} encoded as {encoded:?} gave {again:?}") };
-            let words = |r: &Reply| r.lines().flat_map(|line| line.split(' ')).filter(|w| !w.is_empty()).collect::<String>();
+            let words =
+                |r: &Reply| r.lines().flat_map(|line| line.split(' ')).filter(|w| !w.is_empty()).collect::<String>();
             assert_eq!((again.code(), again.enhanced()), (reply.code(), reply.enhanced()), "split reply {encoded:?}");
             assert_eq!(words(again), words(reply), "split reply {encoded:?} lost text");
             for line in encoded.split_inclusive(|&b| b == b'\n') {

@@ -202,7 +202,7 @@ enum Scan {
 /// these fails is looked at byte by byte. Lines end every 80 bytes or so, so stopping at
 /// each line, as a scan for CR and LF would, costs more than this whole pass.
 fn scan(s: &[u8]) -> Scan {
-    const BLOCK: usize = 32;
+    const BLOCK: usize = 16;
     match s.first() {
         None => return Scan::Clean(0),
         // Nothing before it in `s` is a CR: a CR at the end of the last input stays in

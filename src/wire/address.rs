@@ -607,5 +607,5 @@ fn general_literal(inner: &str) -> Option<AddressLiteral<'_>> {
         && tag.ends_with(|c: char| c.is_ascii_alphanumeric());
     let content_ok = chars::all(content.as_bytes(), DCONTENT);
     (tag_ok && content_ok && !tag.eq_ignore_ascii_case("IPv6"))
-        .then(|| AddressLiteral::General(GeneralLiteral { tag: Cow::Borrowed(tag), content: Cow::Borrowed(content) }))
+        .then_some(AddressLiteral::General(GeneralLiteral { tag: Cow::Borrowed(tag), content: Cow::Borrowed(content) }))
 }
