@@ -196,7 +196,7 @@ fn address_literals_in_every_form() {
     ];
     for (line, literal) in cases {
         let Command::Rcpt { to: ForwardPath::Mailbox(mailbox), .. } = strict(line).unwrap() else { panic!("{line}") };
-        assert_eq!(mailbox.host(), &Host::Literal(literal), "{line}");
+        assert_eq!(mailbox.host(), Host::Literal(literal), "{line}");
     }
     let general = strict("RCPT TO:<a@[x-tag:some!content]>").unwrap();
     assert_eq!(mailbox_of(&general), "<a@[x-tag:some!content]>");

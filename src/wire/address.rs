@@ -207,13 +207,13 @@ impl fmt::Display for Host<'_> {
 
 /// The part of a mailbox before `@`, exactly as on the wire: a dot-string such as
 /// `john.doe`, or a quoted string such as `"john doe"` with its quotes and escapes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct LocalPart<'a>(Cow<'a, str>);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LocalPart<'a>(&'a str);
 
-impl LocalPart<'_> {
+impl<'a> LocalPart<'a> {
     /// The local part as written on the wire, quotes and backslashes included.
-    pub fn as_str(&self) -> &str {
-        &self.0
+    pub fn as_str(&self) -> &'a str {
+        self.0
     }
 
     /// Whether it is a quoted string.
@@ -223,9 +223,9 @@ impl LocalPart<'_> {
 
     /// The value: for a quoted string, the text between the quotes with each
     /// backslash escape undone; otherwise the dot-string itself.
-    pub fn value(&self) -> Cow<'_, str> {
+    pub fn value(&self) -> Cow<'a, str> {
         let Some(inner) = self.0.strip_prefix('"').and_then(|s| s.strip_suffix('"')) else {
-            return Cow::Borrowed(&self.0);
+            return Cow::Borrowed(self.0);
         };
         if !inner.contains('\\') {
             return Cow::Borrowed(inner);
@@ -242,15 +242,20 @@ impl LocalPart<'_> {
 
 impl fmt::Display for LocalPart<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.0)
     }
 }
 
-/// A mailbox, `local-part@host`.
+/// A mailbox, `local-part@host`, held as written on the wire.
+///
+/// The parts are validated when the mailbox is made and read back on demand, which keeps
+/// the value small (a command carries one, and is moved around as a whole). Two
+/// mailboxes are equal when they are written the same way.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Mailbox<'a> {
-    local_part: LocalPart<'a>,
-    host: Host<'a>,
+    text: Cow<'a, str>,
+    /// Where the `@` between local part and host is.
+    at: usize,
 }
 
 impl<'a> Mailbox<'a> {
@@ -265,42 +270,56 @@ impl<'a> Mailbox<'a> {
         Ok(mailbox)
     }
 
+    /// The mailbox as text, `local-part@host`.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
     /// The local part.
-    pub fn local_part(&self) -> &LocalPart<'a> {
-        &self.local_part
+    pub fn local_part(&self) -> LocalPart<'_> {
+        // `at` indexes the ASCII `@`: a character boundary.
+        LocalPart(&self.text[..self.at])
     }
 
     /// The domain or address literal after `@`.
-    pub fn host(&self) -> &Host<'a> {
-        &self.host
+    pub fn host(&self) -> Host<'_> {
+        // `at + 1` is just past the ASCII `@`: a character boundary.
+        let host = &self.text[self.at + 1..];
+        match AddressLiteral::parse(host) {
+            Ok(literal) => Host::Literal(literal),
+            // The mailbox was validated when it was made: anything but a literal is a domain.
+            Err(_) => Host::Domain(Domain(Cow::Borrowed(host))),
+        }
     }
 
     /// Whether the mailbox is all ASCII. A non-ASCII mailbox needs `SMTPUTF8`.
     pub fn is_ascii(&self) -> bool {
-        self.local_part.0.is_ascii() && self.host.is_ascii()
+        self.text.is_ascii()
     }
 
     /// The same mailbox, owning its text.
     pub fn into_owned(self) -> Mailbox<'static> {
-        Mailbox { local_part: LocalPart(Cow::Owned(self.local_part.0.into_owned())), host: self.host.into_owned() }
+        Mailbox { text: Cow::Owned(self.text.into_owned()), at: self.at }
     }
 
     /// Checks the local part and domain against `limits` (the grammar checked the rest).
     #[inline]
     pub(crate) fn check_lengths(&self, limits: &AddressLimits) -> Result<(), AddressError> {
-        if self.local_part.0.len() > limits.local_part {
+        if self.at > limits.local_part {
             return Err(AddressError::LocalPartTooLong);
         }
-        match &self.host {
-            Host::Domain(domain) if domain.0.len() > limits.domain => Err(AddressError::DomainTooLong),
-            _ => Ok(()),
+        let host = self.text.len() - self.at - 1;
+        // An address literal is at most as long as the path around it.
+        if host > limits.domain && !self.text.ends_with(']') {
+            return Err(AddressError::DomainTooLong);
         }
+        Ok(())
     }
 }
 
 impl fmt::Display for Mailbox<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}", self.local_part, self.host)
+        f.write_str(&self.text)
     }
 }
 
@@ -489,24 +508,16 @@ fn scan_mailbox(text: &str, start: usize) -> Result<(Mailbox<'_>, usize), Addres
     if bytes.get(local_end) != Some(&b'@') {
         return Err(AddressError::Syntax);
     }
-    let (host, end) = match bytes.get(local_end + 1) {
-        Some(b'[') => {
-            let (literal, end) = scan_literal(text, local_end + 1)?;
-            (Host::Literal(literal), end)
-        }
-        _ => {
-            let end = scan_domain(bytes, local_end + 1, false)?;
-            // Both ends are at ASCII bytes (`@`, and a byte the label scan stopped at
-            // or the end), so they are character boundaries.
-            (Host::Domain(Domain(Cow::Borrowed(&text[local_end + 1..end]))), end)
-        }
+    let end = match bytes.get(local_end + 1) {
+        Some(b'[') => scan_literal(text, local_end + 1)?.1,
+        _ => scan_domain(bytes, local_end + 1, false)?,
     };
-    // `start` and `local_end` sit at ASCII bytes or the text's end: character boundaries.
-    let local_part = &text[start..local_end];
-    if chars::has_control(&text[start..end]) {
+    // `start` and `end` sit at ASCII bytes or the text's end: character boundaries.
+    let mailbox = &text[start..end];
+    if chars::has_control(mailbox) {
         return Err(AddressError::Syntax);
     }
-    Ok((Mailbox { local_part: LocalPart(Cow::Borrowed(local_part)), host }, end))
+    Ok((Mailbox { text: Cow::Borrowed(mailbox), at: local_end - start }, end))
 }
 
 /// `Dot-string = Atom *("." Atom)` from `start`; the index after it.
@@ -545,11 +556,11 @@ fn scan_quoted_string(bytes: &[u8], start: usize) -> Option<usize> {
 /// (RFC 1035 section 2.3.4). Returns the index after the domain.
 #[inline]
 fn scan_domain(bytes: &[u8], start: usize, allow_underscore: bool) -> Result<usize, AddressError> {
+    let label_chars = if allow_underscore { LDH | chars::UNDERSCORE } else { LDH };
     let mut pos = start;
     loop {
         let rest = bytes.get(pos..).unwrap_or_default();
-        let len =
-            rest.iter().position(|&b| !(chars::is(b, LDH) || allow_underscore && b == b'_')).unwrap_or(rest.len());
+        let len = chars::span(rest, label_chars);
         let label = &rest[..len];
         if label.first().is_none_or(|&b| b == b'-') || label.last() == Some(&b'-') {
             return Err(AddressError::Syntax);
@@ -602,7 +613,7 @@ fn scan_literal(text: &str, start: usize) -> Result<(AddressLiteral<'_>, usize),
 /// `General-address-literal = Standardized-tag ":" 1*dcontent`, the tag being an
 /// `Ldh-str` other than `IPv6`.
 fn general_literal(inner: &str) -> Option<AddressLiteral<'_>> {
-    let (tag, content) = inner.split_once(':')?;
+    let (tag, content) = chars::split_once(inner, b':')?;
     let tag_ok = tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         && tag.ends_with(|c: char| c.is_ascii_alphanumeric());
     let content_ok = chars::all(content.as_bytes(), DCONTENT);

@@ -17,6 +17,8 @@ pub(crate) const DCONTENT: u8 = 1 << 3;
 pub(crate) const ESMTP_VALUE: u8 = 1 << 4;
 /// Letters, digits and `-`, ASCII only: `esmtp-keyword` after its first character.
 pub(crate) const KEYWORD: u8 = 1 << 5;
+/// `_` alone: what lenient HELO names add to [`LDH`].
+pub(crate) const UNDERSCORE: u8 = 1 << 6;
 
 const fn classes() -> [u8; 256] {
     let mut table = [0u8; 256];
@@ -38,6 +40,9 @@ const fn classes() -> [u8; 256] {
         }
         if alnum || b == b'-' {
             class |= KEYWORD;
+        }
+        if b == b'_' {
+            class |= UNDERSCORE;
         }
         if (b == b' ' || printable) && b != b'"' && b != b'\\' || utf8 {
             class |= QTEXT;
@@ -79,4 +84,40 @@ pub(crate) fn all(bytes: &[u8], classes: u8) -> bool {
 #[inline]
 pub(crate) fn has_control(text: &str) -> bool {
     !text.is_ascii() && text.chars().any(char::is_control)
+}
+
+/// `text` split once at the first `byte` (which must be ASCII), without it.
+#[inline]
+pub(crate) fn split_once(text: &str, byte: u8) -> Option<(&str, &str)> {
+    let at = text.bytes().position(|b| b == byte)?;
+    // An ASCII byte is a character of its own, so both sides are at boundaries.
+    Some((&text[..at], &text[at + 1..]))
+}
+
+/// `text` without leading spaces.
+#[inline]
+pub(crate) fn trim_spaces_start(text: &str) -> &str {
+    let start = text.bytes().position(|b| b != b' ').unwrap_or(text.len());
+    // Only ASCII spaces were skipped.
+    &text[start..]
+}
+
+/// The words of `text` between single spaces, like `str::split(' ')`, empty words
+/// included.
+#[inline]
+pub(crate) fn words(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    core::iter::from_fn(move || {
+        let current = rest?;
+        match split_once(current, b' ') {
+            Some((word, after)) => {
+                rest = Some(after);
+                Some(word)
+            }
+            None => {
+                rest = None;
+                Some(current)
+            }
+        }
+    })
 }

@@ -6,6 +6,7 @@ use core::fmt::{self, Write};
 use bytes::{BufMut, BytesMut};
 
 use super::ParseOptions;
+use super::chars;
 use super::address::{ForwardPath, Host, Path, ReversePath, parse_bare_mailbox, parse_path};
 use super::param::{MailParameters, RcptParameters};
 use crate::error::{AddressError, EncodeError, ParseError};
@@ -144,31 +145,34 @@ const VERBS: [(u32, Verb); 14] = [
 ];
 
 /// Checks the line's characters and splits it into its verb and the text after the
-/// first space.
+/// first space. Only that text is checked for UTF-8: a verb is ASCII letters.
 #[inline]
 fn split_verb<'a>(line: &'a [u8], options: &ParseOptions) -> Result<(Verb, Option<&'a str>), ParseError> {
-    let line = core::str::from_utf8(line).map_err(|_| ParseError::InvalidCharacters)?;
     // Lenient mode forgives trailing white space; no command has a control character
     // (HT included) anywhere else.
-    let line = if options.strict { line } else { line.trim_end_matches([' ', '\t']) };
+    let line = match options.strict {
+        true => line,
+        false => &line[..line.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(0, |last| last + 1)],
+    };
     // A fold, not `any`: without the early exit the scan vectorises.
-    if line.bytes().fold(false, |bad, b| bad | b.is_ascii_control()) {
+    if line.iter().fold(false, |bad, &b| bad | b.is_ascii_control()) {
         return Err(ParseError::InvalidCharacters);
     }
-    let (verb, args) = match line.bytes().position(|b| b == b' ') {
-        // The space is ASCII, so both sides are at character boundaries.
+    let (verb, args) = match line.iter().position(|&b| b == b' ') {
         Some(space) => (&line[..space], Some(&line[space + 1..])),
         None => (line, None),
     };
-    if verb.len() == 8 && verb.eq_ignore_ascii_case("STARTTLS") {
-        return Ok((Verb::StartTls, args));
-    }
-    let Ok(verb) = <&[u8; 4]>::try_from(verb.as_bytes()) else {
-        return Err(ParseError::UnknownCommand);
+    let verb = match <&[u8; 4]>::try_from(verb) {
+        Ok(verb) => {
+            let key = verb_key(verb);
+            VERBS.iter().find(|(k, _)| *k == key).map(|&(_, verb)| verb)
+        }
+        Err(_) => verb.eq_ignore_ascii_case(b"STARTTLS").then_some(Verb::StartTls),
     };
-    let key = verb_key(verb);
-    let Some(&(_, verb)) = VERBS.iter().find(|(k, _)| *k == key) else {
-        return Err(ParseError::UnknownCommand);
+    let verb = verb.ok_or(ParseError::UnknownCommand)?;
+    let args = match args {
+        Some(args) => Some(core::str::from_utf8(args).map_err(|_| ParseError::InvalidCharacters)?),
+        None => None,
     };
     Ok((verb, args))
 }
@@ -356,7 +360,7 @@ impl fmt::Display for Command<'_> {
 #[inline]
 fn parse_host<'a>(args: Option<&'a str>, options: &ParseOptions) -> Result<Host<'a>, ParseError> {
     let args = args.ok_or(ParseError::InvalidArguments)?;
-    let name = if options.strict { args } else { split_word(args.trim_start_matches(' ')).0 };
+    let name = if options.strict { args } else { split_word(chars::trim_spaces_start(args)).0 };
     Host::parse_with(name, options.limits.domain, !options.strict).map_err(|_| ParseError::InvalidArguments)
 }
 
@@ -398,7 +402,7 @@ fn parse_rcpt<'a>(args: &'a str, options: &ParseOptions) -> Result<Command<'a>, 
 /// mode, anything but a space after the closing `>` is an error, not ignored.
 #[inline]
 fn envelope_path<'a>(text: &'a str, options: &ParseOptions) -> Result<(Path<'a>, Option<&'a str>), AddressError> {
-    let text = if options.strict { text } else { text.trim_start_matches(' ') };
+    let text = if options.strict { text } else { chars::trim_spaces_start(text) };
     let (rest, path) = if text.starts_with('<') || options.strict {
         parse_path(text, &options.limits)?
     } else {
@@ -451,7 +455,7 @@ fn is_free_text(text: &str) -> bool {
 
 /// `BDAT chunk-size [SP "LAST"]` (RFC 3030 section 2), `chunk-size = 1*DIGIT`.
 fn parse_bdat(args: &str) -> Result<Command<'_>, ParseError> {
-    let (size, last) = match args.split_once(' ') {
+    let (size, last) = match chars::split_once(args, b' ') {
         Some((size, word)) if word.eq_ignore_ascii_case("LAST") => (size, true),
         Some(_) => return Err(ParseError::InvalidArguments),
         None => (args, false),
@@ -465,7 +469,7 @@ fn parse_bdat(args: &str) -> Result<Command<'_>, ParseError> {
 
 /// `AUTH mechanism [SP initial-response]` (RFC 4954 section 4).
 fn parse_auth(args: &str) -> Result<Command<'_>, ParseError> {
-    let (mechanism, response) = match args.split_once(' ') {
+    let (mechanism, response) = match chars::split_once(args, b' ') {
         Some((mechanism, response)) => (mechanism, Some(response)),
         None => (args, None),
     };

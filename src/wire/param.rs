@@ -212,7 +212,7 @@ impl<'a> Orcpt<'a> {
     }
 
     fn parse(value: &'a str) -> Option<Self> {
-        let (address_type, address) = value.split_once(';')?;
+        let (address_type, address) = chars::split_once(value, b';')?;
         Self::new(address_type, XText::parse(address)?)
     }
 
@@ -291,8 +291,8 @@ pub struct RcptParameters<'a> {
 
 /// Splits the parameter text after a path into keyword/value pairs.
 fn split_params(text: &str, strict: bool) -> impl Iterator<Item = Result<(&str, Option<&str>), ParseError>> {
-    text.split(' ').filter(move |word| strict || !word.is_empty()).map(|word| {
-        let (keyword, value) = match word.split_once('=') {
+    chars::words(text).filter(move |word| strict || !word.is_empty()).map(|word| {
+        let (keyword, value) = match chars::split_once(word, b'=') {
             Some((keyword, value)) => (keyword, Some(value)),
             None => (word, None),
         };
@@ -471,7 +471,7 @@ fn parse_priority(value: &str) -> Option<i8> {
 /// RFC 2852 section 4: `by-time ";" by-mode [by-trace]`, `by-time` being an optionally
 /// signed number of up to 9 digits.
 fn parse_by(value: &str) -> Option<DeliverBy> {
-    let (time, mode) = value.split_once(';')?;
+    let (time, mode) = chars::split_once(value, b';')?;
     let digits = time.strip_prefix(['-', '+']).unwrap_or(time);
     if !(1..=9).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
