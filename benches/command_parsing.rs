@@ -24,28 +24,15 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group};
 use smtp_sansio::{Command, Framed, LineFramer, ParseOptions};
 
+#[path = "support/ratio.rs"]
+mod ratio;
+#[path = "support/rng.rs"]
+mod rng;
+
+use rng::Rng;
+
 /// Number of command lines in the corpus.
 const LINES: usize = 4000;
-
-/// A small deterministic PRNG (xorshift64*), so the corpus is the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
 
 const SENDER_DOMAINS: &[&str] =
     &["example.com", "mail.example.org", "newsletters.example.net", "smtp-out.corp.example", "lists.example.io"];
@@ -285,9 +272,6 @@ fn command_parsing(c: &mut Criterion) {
     });
     group.finish();
 }
-
-#[path = "support/ratio.rs"]
-mod ratio;
 
 criterion_group!(benches, command_parsing);
 

@@ -30,28 +30,19 @@ use criterion::{Criterion, Throughput, criterion_group};
 use smtp_proto::request::receiver::DataReceiver;
 use smtp_sansio::{DataDecoder, Decoded};
 
+#[path = "support/ratio.rs"]
+mod ratio;
+#[path = "support/rng.rs"]
+mod rng;
+
+use rng::Rng;
+
 /// Decoded size of the message.
 const BODY: usize = 4 << 20;
 /// Size of one socket read.
 const READ: usize = 64 << 10;
 /// The end of data.
 const TERMINATOR: &[u8] = b"\r\n.\r\n";
-
-/// A small deterministic PRNG (xorshift64*), so the message is the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 const WORDS: &[&str] = &[
     "the",
@@ -322,9 +313,6 @@ fn data_decoding(c: &mut Criterion) {
     group.bench_function("memcpy", |b| b.iter(|| copy_only(black_box(&reads), &mut input)));
     group.finish();
 }
-
-#[path = "support/ratio.rs"]
-mod ratio;
 
 criterion_group!(benches, data_decoding);
 

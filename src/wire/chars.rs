@@ -102,14 +102,14 @@ pub(crate) fn trim_spaces_start(text: &str) -> &str {
     &text[start..]
 }
 
-/// The words of `text` between single spaces, like `str::split(' ')`, empty words
-/// included.
+/// The pieces of `text` between single `separator`s (an ASCII byte), like
+/// `str::split`, empty pieces included.
 #[inline]
-pub(crate) fn words(text: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn fields(text: &str, separator: u8) -> impl Iterator<Item = &str> {
     let mut rest = Some(text);
     core::iter::from_fn(move || {
         let current = rest?;
-        match split_once(current, b' ') {
+        match split_once(current, separator) {
             Some((word, after)) => {
                 rest = Some(after);
                 Some(word)

@@ -6,8 +6,8 @@ use core::fmt::{self, Write};
 use bytes::{BufMut, BytesMut};
 
 use super::ParseOptions;
-use super::chars;
 use super::address::{ForwardPath, Host, Path, ReversePath, parse_bare_mailbox, parse_path};
+use super::chars;
 use super::param::{MailParameters, RcptParameters};
 use crate::error::{AddressError, EncodeError, ParseError};
 

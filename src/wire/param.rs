@@ -291,7 +291,7 @@ pub struct RcptParameters<'a> {
 
 /// Splits the parameter text after a path into keyword/value pairs.
 fn split_params(text: &str, strict: bool) -> impl Iterator<Item = Result<(&str, Option<&str>), ParseError>> {
-    chars::words(text).filter(move |word| strict || !word.is_empty()).map(|word| {
+    chars::fields(text, b' ').filter(move |word| strict || !word.is_empty()).map(|word| {
         let (keyword, value) = match chars::split_once(word, b'=') {
             Some((keyword, value)) => (keyword, Some(value)),
             None => (word, None),
@@ -545,7 +545,7 @@ fn parse_notify(value: &str) -> Option<Notify> {
         return Some(Notify::NEVER);
     }
     let mut notify = Notify::NEVER;
-    for word in value.split(',') {
+    for word in chars::fields(value, b',') {
         let flag = match () {
             () if word.eq_ignore_ascii_case("SUCCESS") => &mut notify.success,
             () if word.eq_ignore_ascii_case("FAILURE") => &mut notify.failure,
