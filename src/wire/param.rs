@@ -105,23 +105,20 @@ pub struct XText<'a>(Cow<'a, str>);
 impl<'a> XText<'a> {
     /// Checks `encoded` is valid xtext (RFC 6533's UTF-8 is allowed too).
     pub fn parse(encoded: &'a str) -> Option<Self> {
+        // `xchar` is printable ASCII less `+` and `=`; a `+` starts `hexchar`, `+HH`.
         let bytes = encoded.as_bytes();
-        let mut index = 0;
-        while let Some(&byte) = bytes.get(index) {
-            match byte {
-                b'+' => {
-                    let hex = bytes.get(index + 1..index + 3)?;
-                    if !hex.iter().all(u8::is_ascii_hexdigit) {
-                        return None;
-                    }
-                    index += 3;
-                }
-                b'=' => return None,
-                b'!'..=b'~' | 0x80.. => index += 1,
-                _ => return None,
-            }
+        if !chars::all(bytes, ESMTP_VALUE) || chars::has_control(encoded) {
+            return None;
         }
-        (!encoded.is_empty()).then_some(Self(Cow::Borrowed(encoded)))
+        let mut rest = bytes;
+        while let Some(plus) = memchr::memchr(b'+', rest) {
+            let hex = rest.get(plus + 1..plus + 3)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            rest = &rest[plus + 3..];
+        }
+        Some(Self(Cow::Borrowed(encoded)))
     }
 
     /// Encodes arbitrary octets as xtext.
@@ -289,15 +286,72 @@ pub struct RcptParameters<'a> {
     pub other: Vec<Parameter<'a>>,
 }
 
-/// Splits the parameter text after a path into keyword/value pairs.
-fn split_params(text: &str, strict: bool) -> impl Iterator<Item = Result<(&str, Option<&str>), ParseError>> {
-    chars::fields(text, b' ').filter(move |word| strict || !word.is_empty()).map(|word| {
-        let (keyword, value) = match chars::split_once(word, b'=') {
-            Some((keyword, value)) => (keyword, Some(value)),
-            None => (word, None),
-        };
-        if is_param(keyword, value) { Ok((keyword, value)) } else { Err(ParseError::InvalidArguments) }
-    })
+/// Walks the parameters in the text after a path, checking each against the
+/// `esmtp-param` grammar as it is split off: one pass over the text.
+///
+/// Strict mode takes parameters separated by exactly one space; lenient mode takes any
+/// number of spaces.
+struct Params<'a> {
+    text: &'a str,
+    pos: usize,
+    strict: bool,
+    /// A space was just passed, so a parameter must follow (the caller saw one before
+    /// `text`).
+    expect_param: bool,
+}
+
+impl<'a> Params<'a> {
+    fn new(text: &'a str, strict: bool) -> Self {
+        Self { text, pos: 0, strict, expect_param: true }
+    }
+
+    /// The next keyword and value, `None` at the end.
+    #[inline(always)]
+    fn next(&mut self) -> Result<Option<(&'a str, Option<&'a str>)>, ParseError> {
+        let bytes = self.text.as_bytes();
+        if !self.strict {
+            self.pos += bytes[self.pos..].iter().take_while(|&&b| b == b' ').count();
+            self.expect_param = false;
+        }
+        if self.pos == bytes.len() && !self.expect_param {
+            return Ok(None);
+        }
+        let (keyword, value, space_after) = next_param(self.text, &mut self.pos)?;
+        self.expect_param = space_after;
+        Ok(Some((keyword, value)))
+    }
+}
+
+/// One `esmtp-param` at `text[*pos..]` and the space after it, if there is one: its
+/// keyword, its value, and whether a space followed.
+#[inline]
+fn next_param<'a>(text: &'a str, pos: &mut usize) -> Result<(&'a str, Option<&'a str>, bool), ParseError> {
+    let bytes = text.as_bytes();
+    let start = *pos;
+    if !bytes.get(start).is_some_and(u8::is_ascii_alphanumeric) {
+        return Err(ParseError::InvalidArguments);
+    }
+    let keyword_end = start + chars::span(&bytes[start..], KEYWORD);
+    let (value, end) = match bytes.get(keyword_end) {
+        Some(b'=') => {
+            let value_end = keyword_end + 1 + chars::span(&bytes[keyword_end + 1..], ESMTP_VALUE);
+            // Both ends are at ASCII bytes (`=`, and a space or the end): boundaries.
+            let value = &text[keyword_end + 1..value_end];
+            if value.is_empty() || chars::has_control(value) {
+                return Err(ParseError::InvalidArguments);
+            }
+            (Some(value), value_end)
+        }
+        _ => (None, keyword_end),
+    };
+    let space_after = match bytes.get(end) {
+        None => false,
+        Some(b' ') => true,
+        Some(_) => return Err(ParseError::InvalidArguments),
+    };
+    *pos = end + usize::from(space_after);
+    // `start` and `keyword_end` sit at ASCII bytes.
+    Ok((&text[start..keyword_end], value, space_after))
 }
 
 /// Sets `slot` once; a second time is a [`ParseError::DuplicateParameter`].
@@ -328,10 +382,16 @@ fn push_other<'a>(other: &mut Vec<Parameter<'a>>, keyword: &'a str, value: Optio
     Ok(())
 }
 
-fn number<T: core::str::FromStr>(value: Option<&str>) -> Option<T> {
-    let value = value?;
-    // `FromStr` for integers takes a sign; the grammar here takes digits only.
-    value.bytes().all(|b| b.is_ascii_digit()).then(|| value.parse().ok())?
+/// A number of ASCII digits only (`FromStr` would take a sign), that fits a `u64`.
+fn number(value: Option<&str>) -> Option<u64> {
+    let digits = value?.as_bytes();
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &digit| {
+        let digit = char::from(digit).to_digit(10)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
 }
 
 impl<'a> MailParameters<'a> {
@@ -339,8 +399,8 @@ impl<'a> MailParameters<'a> {
     /// In strict mode parameters are separated by exactly one space.
     pub fn parse(text: &'a str, strict: bool) -> Result<Self, ParseError> {
         let mut params = Self::default();
-        for param in split_params(text, strict) {
-            let (keyword, value) = param?;
+        let mut walk = Params::new(text, strict);
+        while let Some((keyword, value)) = walk.next()? {
             let is = |name: &str| keyword.eq_ignore_ascii_case(name);
             if is("SIZE") {
                 set_once(&mut params.size, "SIZE", number(value))?;
@@ -497,8 +557,8 @@ impl<'a> RcptParameters<'a> {
     /// Parses the text after the forward-path, such as `NOTIFY=SUCCESS,FAILURE`.
     pub fn parse(text: &'a str, strict: bool) -> Result<Self, ParseError> {
         let mut params = Self::default();
-        for param in split_params(text, strict) {
-            let (keyword, value) = param?;
+        let mut walk = Params::new(text, strict);
+        while let Some((keyword, value)) = walk.next()? {
             if keyword.eq_ignore_ascii_case("NOTIFY") {
                 set_once(&mut params.notify, "NOTIFY", value.and_then(parse_notify))?;
             } else if keyword.eq_ignore_ascii_case("ORCPT") {
