@@ -493,3 +493,29 @@ fn into_owned_outlives_the_line() {
     };
     assert_eq!(owned.to_string(), "MAIL FROM:<a@b.example> ENVID=x X-Y=z");
 }
+
+#[test]
+fn every_parse_error_names_the_reply_it_deserves() {
+    let cases = [
+        (ParseError::UnknownCommand, 500, "5.5.2"),
+        (ParseError::InvalidCharacters, 500, "5.5.2"),
+        (ParseError::InvalidArguments, 501, "5.5.4"),
+        (ParseError::InvalidBase64, 501, "5.5.2"),
+        (ParseError::InvalidParameter("SIZE"), 501, "5.5.4"),
+        (ParseError::DuplicateParameter("SIZE"), 501, "5.5.4"),
+        (ParseError::ReversePath(AddressError::Syntax), 501, "5.1.7"),
+        (ParseError::ReversePath(AddressError::PathTooLong), 501, "5.1.7"),
+        (ParseError::ReversePath(AddressError::NonAscii), 553, "5.6.7"),
+        (ParseError::ForwardPath(AddressError::LocalPartTooLong), 501, "5.1.3"),
+        (ParseError::ForwardPath(AddressError::DomainTooLong), 501, "5.1.3"),
+        (ParseError::ForwardPath(AddressError::NonAscii), 553, "5.6.7"),
+    ];
+    for (error, code, enhanced) in cases {
+        let reply = error.reply();
+        assert_eq!(reply.code().get(), code, "{error:?}");
+        assert_eq!(reply.enhanced().map(|e| e.to_string()).as_deref(), Some(enhanced), "{error:?}");
+        let mut out = BytesMut::new();
+        reply.encode(&mut out).unwrap();
+        assert!(out.starts_with(format!("{code} {enhanced} ").as_bytes()), "{error:?}: {out:?}");
+    }
+}

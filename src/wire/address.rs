@@ -19,7 +19,7 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 use memchr::memchr;
 
 use super::chars::{self, ATEXT, DCONTENT, LDH, QTEXT};
-pub use crate::error::AddressError;
+use crate::error::AddressError;
 
 /// Length limits on addresses (RFC 5321 section 4.5.3.1). The defaults are the RFC's;
 /// raise them to accept what section 4.5.3.1 calls "objects larger than these sizes".
