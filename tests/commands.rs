@@ -475,6 +475,10 @@ fn the_encoder_refuses_arguments_outside_their_grammar() {
         Command::Vrfy { target: "".into() },
         Command::Noop { text: Some("".into()) },
         Command::Help { topic: Some("trailing ".into()) },
+        Command::Mail {
+            from: ReversePath::parse("<用户@例子.广告>").unwrap(),
+            params: MailParameters::default(), // no SMTPUTF8
+        },
         Command::Auth { mechanism: "PLAIN EXTRA".into(), initial_response: None },
         Command::Auth {
             mechanism: "PLAIN".into(),

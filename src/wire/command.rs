@@ -149,7 +149,8 @@ const VERBS: [(u32, Verb); 14] = [
 #[inline]
 fn split_verb<'a>(line: &'a [u8], options: &ParseOptions) -> Result<(Verb, Option<&'a str>), ParseError> {
     // Lenient mode forgives trailing white space; no command has a control character
-    // (HT included) anywhere else.
+    // (HT included) anywhere else. The slicing below is in bounds: `rposition` and
+    // `position` give indexes into `line`, and one past such an index is at most its end.
     let line = match options.strict {
         true => line,
         false => &line[..line.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(0, |last| last + 1)],
@@ -275,11 +276,15 @@ impl<'a> Command<'a> {
     }
 
     fn write_line(&self, out: &mut BytesMut) -> fmt::Result {
-        let free_text = |text: &str| if is_free_text(text) { Ok(()) } else { Err(fmt::Error) };
+        let check_free_text = |text: &str| if is_free_text(text) { Ok(()) } else { Err(fmt::Error) };
         out.write_str(self.verb())?;
         match self {
             Self::Helo { host } | Self::Ehlo { host } | Self::Lhlo { host } => write!(out, " {host}"),
             Self::Mail { from, params } => {
+                // RFC 6531 section 3.4: a UTF-8 path goes with the SMTPUTF8 parameter.
+                if !from.is_ascii() && !params.smtputf8 {
+                    return Err(fmt::Error);
+                }
                 write!(out, " FROM:{from}")?;
                 params.write(out)
             }
@@ -289,12 +294,12 @@ impl<'a> Command<'a> {
             }
             Self::Bdat { size, last } => write!(out, " {size}{}", if *last { " LAST" } else { "" }),
             Self::Vrfy { target: text } | Self::Expn { list: text } => {
-                free_text(text)?;
+                check_free_text(text)?;
                 write!(out, " {text}")
             }
             Self::Help { topic: text } | Self::Noop { text } => match text {
                 Some(text) => {
-                    free_text(text)?;
+                    check_free_text(text)?;
                     write!(out, " {text}")
                 }
                 None => Ok(()),
