@@ -121,3 +121,26 @@ pub(crate) fn fields(text: &str, separator: u8) -> impl Iterator<Item = &str> {
         }
     })
 }
+
+/// A key for a parameter keyword or value that ignores case, so that a word can be
+/// matched with one comparison.
+///
+/// `& 0xDF` upper-cases letters. Only a letter's two cases map onto a letter; a digit or
+/// `-` maps onto a control character's value, which only that control character shares;
+/// and octets of 0x80 and up stay there. So for words of printable non-space characters,
+/// which is all the parameter grammar lets through, equal keys mean equal words but for
+/// case. (A space would vanish: `0x20 & 0xDF` is 0.) Words over 16 octets get 0, which no
+/// real keyword has.
+#[inline]
+pub(crate) const fn key(word: &[u8]) -> u128 {
+    if word.len() > 16 {
+        return 0;
+    }
+    let mut key = 0u128;
+    let mut i = 0;
+    while i < word.len() {
+        key = key << 8 | (word[i] & 0xDF) as u128;
+        i += 1;
+    }
+    key
+}

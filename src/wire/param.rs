@@ -401,42 +401,37 @@ impl<'a> MailParameters<'a> {
         let mut params = Self::default();
         let mut walk = Params::new(text, strict);
         while let Some((keyword, value)) = walk.next()? {
-            let is = |name: &str| keyword.eq_ignore_ascii_case(name);
-            if is("SIZE") {
-                set_once(&mut params.size, "SIZE", number(value))?;
-            } else if is("BODY") {
-                let body = value.and_then(|v| {
-                    [BodyType::SevenBit, BodyType::EightBitMime, BodyType::BinaryMime]
-                        .into_iter()
-                        .find(|b| b.as_str().eq_ignore_ascii_case(v))
-                });
-                set_once(&mut params.body, "BODY", body)?;
-            } else if is("SMTPUTF8") {
-                set_flag(&mut params.smtputf8, "SMTPUTF8", value)?;
-            } else if is("RET") {
-                let ret = value.and_then(|v| match () {
-                    () if v.eq_ignore_ascii_case("FULL") => Some(Ret::Full),
-                    () if v.eq_ignore_ascii_case("HDRS") => Some(Ret::Headers),
-                    () => None,
-                });
-                set_once(&mut params.ret, "RET", ret)?;
-            } else if is("ENVID") {
-                set_once(&mut params.envid, "ENVID", value.and_then(XText::parse))?;
-            } else if is("AUTH") {
-                set_once(&mut params.auth, "AUTH", value.and_then(XText::parse))?;
-            } else if is("REQUIRETLS") {
-                set_flag(&mut params.requiretls, "REQUIRETLS", value)?;
-            } else if is("MT-PRIORITY") {
-                set_once(&mut params.mt_priority, "MT-PRIORITY", value.and_then(parse_priority))?;
-            } else if is("HOLDFOR") {
-                set_once(&mut params.hold, "HOLDFOR", number(value).map(Hold::For))?;
-            } else if is("HOLDUNTIL") {
-                let until = value.filter(|v| v.bytes().all(|b| b.is_ascii_alphanumeric() || b":.+-".contains(&b)));
-                set_once(&mut params.hold, "HOLDUNTIL", until.map(|v| Hold::Until(Cow::Borrowed(v))))?;
-            } else if is("BY") {
-                set_once(&mut params.by, "BY", value.and_then(parse_by))?;
-            } else {
-                push_other(&mut params.other, keyword, value)?;
+            match chars::key(keyword.as_bytes()) {
+                keys::SIZE => set_once(&mut params.size, "SIZE", number(value))?,
+                keys::BODY => {
+                    let body = match value.map(|v| chars::key(v.as_bytes())) {
+                        Some(keys::SEVEN_BIT) => Some(BodyType::SevenBit),
+                        Some(keys::EIGHT_BIT_MIME) => Some(BodyType::EightBitMime),
+                        Some(keys::BINARY_MIME) => Some(BodyType::BinaryMime),
+                        _ => None,
+                    };
+                    set_once(&mut params.body, "BODY", body)?;
+                }
+                keys::SMTPUTF8 => set_flag(&mut params.smtputf8, "SMTPUTF8", value)?,
+                keys::RET => {
+                    let ret = match value.map(|v| chars::key(v.as_bytes())) {
+                        Some(keys::FULL) => Some(Ret::Full),
+                        Some(keys::HDRS) => Some(Ret::Headers),
+                        _ => None,
+                    };
+                    set_once(&mut params.ret, "RET", ret)?;
+                }
+                keys::ENVID => set_once(&mut params.envid, "ENVID", value.and_then(XText::parse))?,
+                keys::AUTH => set_once(&mut params.auth, "AUTH", value.and_then(XText::parse))?,
+                keys::REQUIRETLS => set_flag(&mut params.requiretls, "REQUIRETLS", value)?,
+                keys::MT_PRIORITY => set_once(&mut params.mt_priority, "MT-PRIORITY", value.and_then(parse_priority))?,
+                keys::HOLDFOR => set_once(&mut params.hold, "HOLDFOR", number(value).map(Hold::For))?,
+                keys::HOLDUNTIL => {
+                    let until = value.filter(|v| v.bytes().all(|b| b.is_ascii_alphanumeric() || b":.+-".contains(&b)));
+                    set_once(&mut params.hold, "HOLDUNTIL", until.map(|v| Hold::Until(Cow::Borrowed(v))))?;
+                }
+                keys::BY => set_once(&mut params.by, "BY", value.and_then(parse_by))?,
+                _ => push_other(&mut params.other, keyword, value)?,
             }
         }
         Ok(params)
@@ -559,12 +554,10 @@ impl<'a> RcptParameters<'a> {
         let mut params = Self::default();
         let mut walk = Params::new(text, strict);
         while let Some((keyword, value)) = walk.next()? {
-            if keyword.eq_ignore_ascii_case("NOTIFY") {
-                set_once(&mut params.notify, "NOTIFY", value.and_then(parse_notify))?;
-            } else if keyword.eq_ignore_ascii_case("ORCPT") {
-                set_once(&mut params.orcpt, "ORCPT", value.and_then(Orcpt::parse))?;
-            } else {
-                push_other(&mut params.other, keyword, value)?;
+            match chars::key(keyword.as_bytes()) {
+                keys::NOTIFY => set_once(&mut params.notify, "NOTIFY", value.and_then(parse_notify))?,
+                keys::ORCPT => set_once(&mut params.orcpt, "ORCPT", value.and_then(Orcpt::parse))?,
+                _ => push_other(&mut params.other, keyword, value)?,
             }
         }
         Ok(params)
@@ -601,20 +594,48 @@ impl<'a> RcptParameters<'a> {
 
 /// RFC 3461 section 4.1: `NEVER`, or a comma list of `SUCCESS`, `FAILURE`, `DELAY`.
 fn parse_notify(value: &str) -> Option<Notify> {
-    if value.eq_ignore_ascii_case("NEVER") {
+    if chars::key(value.as_bytes()) == keys::NEVER {
         return Some(Notify::NEVER);
     }
     let mut notify = Notify::NEVER;
     for word in chars::fields(value, b',') {
-        let flag = match () {
-            () if word.eq_ignore_ascii_case("SUCCESS") => &mut notify.success,
-            () if word.eq_ignore_ascii_case("FAILURE") => &mut notify.failure,
-            () if word.eq_ignore_ascii_case("DELAY") => &mut notify.delay,
-            () => return None,
+        let flag = match chars::key(word.as_bytes()) {
+            keys::SUCCESS => &mut notify.success,
+            keys::FAILURE => &mut notify.failure,
+            keys::DELAY => &mut notify.delay,
+            _ => return None,
         };
         if core::mem::replace(flag, true) {
             return None;
         }
     }
     Some(notify)
+}
+
+/// The keywords and values this module matches, as [`chars::key`]s.
+mod keys {
+    use super::chars::key;
+
+    pub const SIZE: u128 = key(b"SIZE");
+    pub const BODY: u128 = key(b"BODY");
+    pub const SMTPUTF8: u128 = key(b"SMTPUTF8");
+    pub const RET: u128 = key(b"RET");
+    pub const ENVID: u128 = key(b"ENVID");
+    pub const AUTH: u128 = key(b"AUTH");
+    pub const REQUIRETLS: u128 = key(b"REQUIRETLS");
+    pub const MT_PRIORITY: u128 = key(b"MT-PRIORITY");
+    pub const HOLDFOR: u128 = key(b"HOLDFOR");
+    pub const HOLDUNTIL: u128 = key(b"HOLDUNTIL");
+    pub const BY: u128 = key(b"BY");
+    pub const NOTIFY: u128 = key(b"NOTIFY");
+    pub const ORCPT: u128 = key(b"ORCPT");
+    pub const SEVEN_BIT: u128 = key(b"7BIT");
+    pub const EIGHT_BIT_MIME: u128 = key(b"8BITMIME");
+    pub const BINARY_MIME: u128 = key(b"BINARYMIME");
+    pub const FULL: u128 = key(b"FULL");
+    pub const HDRS: u128 = key(b"HDRS");
+    pub const NEVER: u128 = key(b"NEVER");
+    pub const SUCCESS: u128 = key(b"SUCCESS");
+    pub const FAILURE: u128 = key(b"FAILURE");
+    pub const DELAY: u128 = key(b"DELAY");
 }
