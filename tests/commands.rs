@@ -89,9 +89,21 @@ fn unknown_verbs_are_500_5_5_2() {
 
 #[test]
 fn nul_control_and_invalid_utf8_bytes_are_refused() {
-    for line in
-        [&b"NOOP a\0b"[..], b"NOOP a\tb", b"MAIL FROM:<a\x01@b>", b"HELO \xff\xfe", b"RCPT TO:<\x80@b>", b"QUIT\x7f"]
-    {
+    // Including the text the grammar does not parse: free text, the words a lenient
+    // HELO ignores, and a display name a lenient MAIL drops.
+    for line in [
+        &b"NOOP a\0b"[..],
+        b"NOOP a\tb",
+        b"MAIL FROM:<a\x01@b>",
+        b"HELO \xff\xfe",
+        b"RCPT TO:<\x80@b>",
+        b"QUIT\x7f",
+        b"EHLO client.example \x1b[2J",
+        b"MAIL FROM:Mallory\r <a@b.example>",
+        b"VRFY \x7f",
+        b"RCPT TO:<a@b.example> X-P=v\x00",
+        b"\x00\x00\x00\x00",
+    ] {
         assert_eq!(Command::parse(line, &ParseOptions::default()), Err(ParseError::InvalidCharacters), "{line:?}");
     }
 }

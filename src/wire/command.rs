@@ -144,21 +144,16 @@ const VERBS: [(u32, Verb); 14] = [
     (verb_key(b"HELP"), Verb::Help),
 ];
 
-/// Checks the line's characters and splits it into its verb and the text after the
-/// first space. Only that text is checked for UTF-8: a verb is ASCII letters.
+/// Splits the line into its verb and the text after the first space. Only that text is
+/// checked for UTF-8: a verb is ASCII letters.
 #[inline]
 fn split_verb<'a>(line: &'a [u8], options: &ParseOptions) -> Result<(Verb, Option<&'a str>), ParseError> {
-    // Lenient mode forgives trailing white space; no command has a control character
-    // (HT included) anywhere else. The slicing below is in bounds: `rposition` and
+    // Lenient mode forgives trailing white space. The slicing below is in bounds: `rposition` and
     // `position` give indexes into `line`, and one past such an index is at most its end.
     let line = match options.strict {
         true => line,
         false => &line[..line.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(0, |last| last + 1)],
     };
-    // A fold, not `any`: without the early exit the scan vectorises.
-    if line.iter().fold(false, |bad, &b| bad | b.is_ascii_control()) {
-        return Err(ParseError::InvalidCharacters);
-    }
     let (verb, args) = match line.iter().position(|&b| b == b' ') {
         Some(space) => (&line[..space], Some(&line[space + 1..])),
         None => (line, None),
@@ -193,7 +188,8 @@ fn no_args(args: Option<&str>) -> Result<(), ParseError> {
 fn free_text(args: Option<&str>) -> Result<Option<Cow<'_, str>>, ParseError> {
     match args {
         None => Ok(None),
-        Some(text) if is_free_text(text) => Ok(Some(Cow::Borrowed(text))),
+        // Free text is not parsed, so it is checked for control characters here.
+        Some(text) if is_free_text(text) && !has_control(text) => Ok(Some(Cow::Borrowed(text))),
         Some(_) => Err(ParseError::InvalidArguments),
     }
 }
@@ -211,6 +207,18 @@ impl<'a> Command<'a> {
     /// assert_eq!(params.size, Some(1024));
     /// ```
     pub fn parse(line: &'a [u8], options: &ParseOptions) -> Result<Self, ParseError> {
+        // The grammar lets no control character through, and neither does anything that
+        // takes text it does not parse (free text, ignored HELO words, display names), so
+        // a line with one always fails; then, and only then, the line is searched for one
+        // to give the right error. Keeping that search off the path of a valid command
+        // is worth it: it would be a pass over every line.
+        Self::parse_checked(line, options).map_err(|error| match line.iter().any(u8::is_ascii_control) {
+            true => ParseError::InvalidCharacters,
+            false => error,
+        })
+    }
+
+    fn parse_checked(line: &'a [u8], options: &ParseOptions) -> Result<Self, ParseError> {
         let (verb, args) = split_verb(line, options)?;
         let args_required = || args.ok_or(ParseError::InvalidArguments);
         match verb {
@@ -365,7 +373,12 @@ impl fmt::Display for Command<'_> {
 #[inline]
 fn parse_host<'a>(args: Option<&'a str>, options: &ParseOptions) -> Result<Host<'a>, ParseError> {
     let args = args.ok_or(ParseError::InvalidArguments)?;
-    let name = if options.strict { args } else { split_word(chars::trim_spaces_start(args)).0 };
+    let name = match options.strict {
+        true => args,
+        // The words after the name are ignored, so they are not parsed: check them here.
+        false if has_control(args) => return Err(ParseError::InvalidCharacters),
+        false => split_word(chars::trim_spaces_start(args)).0,
+    };
     Host::parse_with(name, options.limits.domain, !options.strict).map_err(|_| ParseError::InvalidArguments)
 }
 
@@ -413,8 +426,11 @@ fn envelope_path<'a>(text: &'a str, options: &ParseOptions) -> Result<(Path<'a>,
     } else {
         let (first_word, after) = split_word(text);
         match text.find('<') {
-            // `Display Name <a@b>`: drop the name. `find` gave a character boundary.
-            Some(bracket) if !first_word.contains('@') => parse_path(&text[bracket..], &options.limits)?,
+            // `Display Name <a@b>`: drop the name (checked, as it is not parsed). `find`
+            // gave a character boundary.
+            Some(bracket) if !first_word.contains('@') && !has_control(&text[..bracket]) => {
+                parse_path(&text[bracket..], &options.limits)?
+            }
             _ => bare_path(first_word, after, options)?,
         }
     };
@@ -456,6 +472,11 @@ impl<'a> RcptParameters<'a> {
 /// The argument of VRFY, EXPN, HELP and NOOP: not empty, no trailing space.
 fn is_free_text(text: &str) -> bool {
     !text.is_empty() && !text.ends_with(' ')
+}
+
+/// Whether text the grammar does not look at holds a control character.
+fn has_control(text: &str) -> bool {
+    text.bytes().any(|b| b.is_ascii_control())
 }
 
 /// `BDAT chunk-size [SP "LAST"]` (RFC 3030 section 2), `chunk-size = 1*DIGIT`.
