@@ -262,11 +262,16 @@ impl<'a> Mailbox<'a> {
     /// Parses a mailbox without angle brackets, such as `"john doe"@example.com`,
     /// with the RFC 5321 limits.
     pub fn parse(text: &'a str) -> Result<Self, AddressError> {
+        Self::parse_with(text, &AddressLimits::RFC5321)
+    }
+
+    /// All of `text` as a mailbox, checked against `limits`.
+    fn parse_with(text: &'a str, limits: &AddressLimits) -> Result<Self, AddressError> {
         let (mailbox, end) = scan_mailbox(text, 0)?;
         if end != text.len() {
             return Err(AddressError::Syntax);
         }
-        mailbox.check_lengths(&AddressLimits::RFC5321)?;
+        mailbox.check_lengths(limits)?;
         Ok(mailbox)
     }
 
@@ -484,15 +489,11 @@ pub(crate) fn parse_path<'a>(text: &'a str, limits: &AddressLimits) -> Result<(&
 
 /// A mailbox without brackets (lenient `MAIL FROM:a@b`), all of `text`, checked.
 pub(crate) fn parse_bare_mailbox<'a>(text: &'a str, limits: &AddressLimits) -> Result<Mailbox<'a>, AddressError> {
+    // The path it stands for has brackets around it.
     if text.len() + 2 > limits.path {
         return Err(AddressError::PathTooLong);
     }
-    let (mailbox, end) = scan_mailbox(text, 0)?;
-    if end != text.len() {
-        return Err(AddressError::Syntax);
-    }
-    mailbox.check_lengths(limits)?;
-    Ok(mailbox)
+    Mailbox::parse_with(text, limits)
 }
 
 /// `Mailbox = Local-part "@" ( Domain / address-literal )` at `text[start..]`; returns

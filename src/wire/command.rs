@@ -189,7 +189,7 @@ fn free_text(args: Option<&str>) -> Result<Option<Cow<'_, str>>, ParseError> {
     match args {
         None => Ok(None),
         // Free text is not parsed, so it is checked for control characters here.
-        Some(text) if is_free_text(text) && !has_control(text) => Ok(Some(Cow::Borrowed(text))),
+        Some(text) if is_free_text(text) && !has_ascii_control(text) => Ok(Some(Cow::Borrowed(text))),
         Some(_) => Err(ParseError::InvalidArguments),
     }
 }
@@ -376,7 +376,7 @@ fn parse_host<'a>(args: Option<&'a str>, options: &ParseOptions) -> Result<Host<
     let name = match options.strict {
         true => args,
         // The words after the name are ignored, so they are not parsed: check them here.
-        false if has_control(args) => return Err(ParseError::InvalidCharacters),
+        false if has_ascii_control(args) => return Err(ParseError::InvalidCharacters),
         false => split_word(chars::trim_spaces_start(args)).0,
     };
     Host::parse_with(name, options.limits.domain, !options.strict).map_err(|_| ParseError::InvalidArguments)
@@ -428,7 +428,7 @@ fn envelope_path<'a>(text: &'a str, options: &ParseOptions) -> Result<(Path<'a>,
         match text.find('<') {
             // `Display Name <a@b>`: drop the name (checked, as it is not parsed). `find`
             // gave a character boundary.
-            Some(bracket) if !first_word.contains('@') && !has_control(&text[..bracket]) => {
+            Some(bracket) if !first_word.contains('@') && !has_ascii_control(&text[..bracket]) => {
                 parse_path(&text[bracket..], &options.limits)?
             }
             _ => bare_path(first_word, after, options)?,
@@ -475,7 +475,7 @@ fn is_free_text(text: &str) -> bool {
 }
 
 /// Whether text the grammar does not look at holds a control character.
-fn has_control(text: &str) -> bool {
+fn has_ascii_control(text: &str) -> bool {
     text.bytes().any(|b| b.is_ascii_control())
 }
 
