@@ -128,3 +128,19 @@ pub enum EncodeError {
     #[error("argument does not fit the grammar")]
     InvalidArgument,
 }
+
+/// A decision the application gave a server session that it cannot use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecisionError {
+    /// No decision with this ticket is awaited: it was answered already, or never given.
+    #[error("no decision is awaited for this ticket")]
+    UnknownTicket,
+    /// The reply's code does not fit the decision: `accept_with` needs 2xx (`354` for
+    /// `DATA`, `235` for `AUTH`), `reject` needs 4xx or 5xx.
+    #[error("reply code does not fit the decision")]
+    WrongCode,
+    /// The reply cannot be encoded.
+    #[error("reply cannot be encoded: {0}")]
+    Encode(EncodeError),
+}

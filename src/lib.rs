@@ -105,9 +105,15 @@ extern crate std;
 
 pub mod error;
 pub mod framing;
+mod output;
+pub mod sasl;
+pub mod server;
+mod timeout;
 pub mod wire;
 
-pub use error::{EncodeError, ParseError, ReplyError};
+pub use error::{DecisionError, EncodeError, ParseError, ReplyError};
+pub use output::Output;
+pub use timeout::ServerTimeouts;
 pub use framing::{BareLf, BareLineEndings, BdatReader, DataDecoder, DataEncoder, Decoded, Framed, LineFramer};
 pub use wire::{
     AddressLimits, Capabilities, Capability, Command, EnhancedStatus, ParseOptions, Reply, ReplyCode, ReplyParser,

@@ -2,6 +2,8 @@
 //! each incremental piece of the crate makes of them.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod server;
+
 use bytes::BytesMut;
 use smtp_sansio::{BareLineEndings, DataDecoder, Decoded, Framed, LineFramer, Reply, ReplyError, ReplyParser};
 

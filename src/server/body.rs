@@ -1,0 +1,99 @@
+//! Message bodies: `DATA` (dot-stuffed, ends at `<CRLF>.<CRLF>`) and `BDAT` chunks.
+
+use super::BareLineEndingPolicy;
+use super::canned;
+use super::event::{AbortReason, ServerEvent};
+use super::session::{Kind, Phase, ServerSession, Step};
+use crate::framing::Decoded;
+
+impl ServerSession {
+    /// The next piece of a `DATA` body.
+    pub(super) fn data_step(&mut self) -> Step {
+        let Phase::Data(body) = &mut self.phase else { return Step::Progress };
+        let limit = self.config.max_message_size.unwrap_or(u64::MAX);
+        let reject_bare = self.config.bare_line_endings == BareLineEndingPolicy::Reject;
+        match body.decoder.decode(&mut self.input) {
+            None => Step::NeedInput,
+            Some(Decoded::Data(chunk)) => {
+                body.received = body.received.saturating_add(chunk.len() as u64);
+                if body.refused.is_some() {
+                    return Step::Progress;
+                }
+                // Checked before the chunk goes out, so that no byte of a refused
+                // message reaches the application after it was told.
+                let refused = match () {
+                    _ if body.received > limit => Some(AbortReason::TooBig),
+                    _ if reject_bare && body.decoder.bare_line_endings().any() => Some(AbortReason::BareLineEnding),
+                    _ => None,
+                };
+                match refused {
+                    Some(reason) => {
+                        body.refused = Some(reason);
+                        self.transaction = None;
+                        self.events.push_back(ServerEvent::TransactionAborted(reason));
+                    }
+                    None => self.events.push_back(ServerEvent::BodyChunk(chunk)),
+                }
+                Step::Progress
+            }
+            Some(Decoded::End) => {
+                let refused = body.refused;
+                self.phase = Phase::Commands;
+                match refused {
+                    Some(AbortReason::BareLineEnding) => self.reply(canned::BARE_LINE_ENDING),
+                    Some(_) => self.reply(canned::MESSAGE_TOO_BIG),
+                    None => self.message_end(),
+                }
+                Step::Progress
+            }
+        }
+    }
+
+    /// The next piece of a `BDAT` chunk, or its end.
+    pub(super) fn bdat_step(&mut self) -> Step {
+        let Phase::Bdat(body) = &mut self.phase else { return Step::Progress };
+        if let Some(chunk) = body.reader.read(&mut self.input) {
+            let transaction = self.transaction.as_mut().filter(|t| t.refused.is_none());
+            if let (None, Some(transaction)) = (body.refusal, transaction) {
+                transaction.received = transaction.received.saturating_add(chunk.len() as u64);
+                self.events.push_back(ServerEvent::BodyChunk(chunk));
+            }
+            return Step::Progress;
+        }
+        if !body.reader.is_finished() {
+            return Step::NeedInput;
+        }
+        let (last, size, refusal) = (body.last, body.size, body.refusal);
+        self.phase = Phase::Commands;
+        let too_big = self.transaction.as_ref().is_some_and(|t| t.refused.is_some());
+        match refusal {
+            Some(refusal) => self.reply(refusal),
+            None if too_big => {
+                self.reply(canned::MESSAGE_TOO_BIG);
+                if last {
+                    self.transaction = None;
+                }
+            }
+            None if last => self.message_end(),
+            None => {
+                let text = alloc::format!("{size} octets received");
+                let status = self.config.enhanced_status_codes.then_some((2, 0, 0));
+                self.write_reply(|out| canned::write_line(out, 250, b' ', status, &text));
+            }
+        }
+        Step::Progress
+    }
+
+    /// The whole message is in: the transaction ends and the application decides, once
+    /// for SMTP, once for each accepted recipient for LMTP (RFC 2033 section 4.2).
+    fn message_end(&mut self) {
+        let Some(transaction) = self.transaction.take() else { return };
+        if !self.config.lmtp {
+            self.ask(Kind::MessageEnd, |ticket| ServerEvent::MessageEnd { ticket });
+            return;
+        }
+        for to in transaction.lmtp_recipients {
+            self.ask(Kind::Delivery, |ticket| ServerEvent::Delivery { ticket, to });
+        }
+    }
+}

@@ -1,0 +1,443 @@
+//! Commands: the RFC 5321 sequence rules and what each command does.
+
+use super::canned::{self, Canned};
+use super::event::{AbortReason, ServerEvent};
+use super::session::{AuthExchange, BdatBody, Hello, Kind, Phase, ServerSession, Step};
+use crate::framing::{BdatReader, Framed};
+use crate::sasl::{self, Mechanism};
+use crate::wire::{BodyType, Capabilities, Capability, Command, Host, InitialResponse, MailParameters, RcptParameters};
+
+impl ServerSession {
+    /// Reads and runs the next command line, if a whole one has arrived and nothing it
+    /// depends on is still being decided.
+    pub(super) fn next_command(&mut self) -> Step {
+        match self.framer.next_line(&self.input) {
+            Framed::Incomplete { discard } => {
+                self.consume(discard);
+                Step::NeedInput
+            }
+            Framed::LineTooLong { consumed } => {
+                self.consume(consumed);
+                self.error(canned::LINE_TOO_LONG);
+                Step::Progress
+            }
+            Framed::BareLf { consumed } => {
+                self.consume(consumed);
+                self.error(canned::BARE_LF_COMMAND);
+                Step::Progress
+            }
+            Framed::Line { len, consumed } => {
+                // The command borrows the input while the session changes: take the
+                // buffer out for the time being (no copy, no allocation).
+                let input = core::mem::take(&mut self.input);
+                let ran = self.line(&input[..len]);
+                self.input = input;
+                if !ran {
+                    return Step::Blocked;
+                }
+                self.consume(consumed);
+                if let Phase::StartTls = self.phase {
+                    // Bytes after the STARTTLS line arrived in plaintext: never commands.
+                    let injected = self.input.len();
+                    self.input.clear();
+                    if injected > 0 {
+                        self.events.push_back(ServerEvent::PlaintextDiscarded { bytes: injected });
+                    }
+                }
+                Step::Progress
+            }
+        }
+    }
+
+    /// Runs one command line. `false` when it has to wait for a decision first.
+    fn line(&mut self, line: &[u8]) -> bool {
+        // Only AUTH may use the longer AUTH line cap.
+        if line.len() + 2 > self.config.max_command_line && !starts_with_ignore_case(line, b"AUTH ") {
+            self.error(canned::LINE_TOO_LONG);
+            return true;
+        }
+        let parsed = Command::parse(line, &self.options);
+        // A command runs once every decision it depends on is made: RCPT needs MAIL's
+        // (and may run beside other RCPTs), everything else needs all of them.
+        let may_run = match &parsed {
+            Ok(Command::Rcpt { .. }) => self.undecided().all(|kind| matches!(kind, Kind::Rcpt { .. })),
+            _ => self.undecided().next().is_none(),
+        };
+        if !may_run {
+            return false;
+        }
+        match parsed {
+            Ok(command) => self.command(command),
+            Err(_) if is_http_request(line) => self.close_with(canned::NOT_HTTP),
+            Err(error) => {
+                let reply = error.reply();
+                let enhanced = self.config.enhanced_status_codes;
+                self.write_reply(|out| {
+                    let status = reply.enhanced().filter(|_| enhanced);
+                    let status = status.map(|s| (s.class(), s.subject(), s.detail()));
+                    let text = reply.lines().next().unwrap_or("Syntax error");
+                    canned::write_line(out, reply.code().get(), b' ', status, text);
+                });
+                self.count_error();
+            }
+        }
+        true
+    }
+
+    fn command(&mut self, command: Command<'_>) {
+        match command {
+            Command::Helo { host } => self.hello(host, Hello::Helo, false),
+            Command::Ehlo { host } => self.hello(host, Hello::Ehlo, false),
+            Command::Lhlo { host } => self.hello(host, Hello::Ehlo, true),
+            Command::Mail { from, params } => self.mail(from, params),
+            Command::Rcpt { to, params } => self.rcpt(to, params),
+            Command::Data => self.data(),
+            Command::Bdat { size, last } => self.bdat(size, last),
+            Command::Rset => {
+                self.abort_transaction(AbortReason::Reset);
+                self.reply(canned::RESET);
+            }
+            Command::Vrfy { target } => {
+                self.ask(Kind::Verify, |ticket| ServerEvent::Verify { ticket, target: target.into_owned() });
+                self.synchronise();
+            }
+            Command::Expn { list } => {
+                self.ask(Kind::Verify, |ticket| ServerEvent::Expand { ticket, list: list.into_owned() });
+                self.synchronise();
+            }
+            Command::Help { .. } => {
+                self.reply(canned::HELP);
+                self.synchronise();
+            }
+            Command::Noop { .. } => {
+                self.reply(canned::OK);
+                self.synchronise();
+            }
+            Command::Quit => {
+                self.abort_transaction(AbortReason::Eof);
+                self.close_with(canned::BYE);
+            }
+            Command::StartTls => self.starttls(),
+            Command::Auth { mechanism, initial_response } => self.auth(&mechanism, initial_response),
+        }
+    }
+
+    /// HELO, EHLO and LHLO (RFC 5321 section 4.1.1.1, RFC 2033 section 4.1): each
+    /// resets the session to "greeted, no transaction".
+    fn hello(&mut self, host: Host<'_>, kind: Hello, lmtp: bool) {
+        if lmtp != self.config.lmtp {
+            return self.error(canned::WRONG_HELLO);
+        }
+        self.abort_transaction(AbortReason::Reset);
+        self.hello = kind;
+        let hostname = &self.config.hostname;
+        match kind {
+            Hello::Helo => {
+                let line = hostname.clone();
+                self.write_reply(|out| canned::write_line(out, 250, b' ', None, &line));
+            }
+            _ => {
+                let mut encoded = bytes::BytesMut::new();
+                // The hostname and keywords are the application's own configuration; a
+                // hostname with a control character would be refused here.
+                if self.capabilities().to_reply().encode(&mut encoded).is_err() {
+                    encoded.clear();
+                    canned::write_line(&mut encoded, 250, b' ', None, "localhost");
+                }
+                self.put_reply_bytes(&encoded);
+            }
+        }
+        self.synchronise();
+        let extended = kind == Hello::Ehlo;
+        self.events.push_back(ServerEvent::Hello { host: host.into_owned(), extended });
+    }
+
+    /// What `EHLO` offers now: some extensions depend on TLS.
+    pub(super) fn capabilities(&self) -> Capabilities {
+        let config = &self.config;
+        let mut capabilities = Capabilities::new(config.hostname.clone());
+        let mut offer = |on: bool, capability: Capability| {
+            if on {
+                capabilities = core::mem::take(&mut capabilities).with(capability);
+            }
+        };
+        offer(config.pipelining, Capability::Pipelining);
+        offer(true, Capability::Size(config.max_message_size));
+        offer(config.eight_bit_mime, Capability::EightBitMime);
+        offer(config.smtputf8, Capability::SmtpUtf8);
+        offer(config.chunking, Capability::Chunking);
+        offer(config.chunking && config.binary_mime, Capability::BinaryMime);
+        offer(config.dsn, Capability::Dsn);
+        offer(config.enhanced_status_codes, Capability::EnhancedStatusCodes);
+        offer(config.starttls && !self.tls, Capability::StartTls);
+        offer(config.requiretls && self.tls, Capability::RequireTls);
+        let auth = !config.auth_mechanisms.is_empty() && (self.tls || config.plaintext_auth);
+        let mechanisms = config.auth_mechanisms.iter().map(|m| alloc::string::String::from(m.as_str())).collect();
+        offer(auth, Capability::Auth(mechanisms));
+        capabilities
+    }
+
+    /// MAIL (RFC 5321 section 4.1.1.2).
+    fn mail(&mut self, from: crate::wire::ReversePath<'_>, params: MailParameters<'_>) {
+        if self.hello == Hello::None {
+            return self.error(canned::NO_HELLO);
+        }
+        if self.transaction.is_some() {
+            return self.error(canned::NESTED_MAIL);
+        }
+        if self.config.submission && !self.authenticated {
+            return self.error(canned::AUTH_REQUIRED);
+        }
+        if let Some(refusal) = self.check_mail_parameters(&params) {
+            return self.reply(refusal);
+        }
+        let kind = Kind::Mail { body: params.body, smtputf8: params.smtputf8 };
+        self.ask(kind, |ticket| ServerEvent::Mail { ticket, from: from.into_owned(), params: params.into_owned() });
+    }
+
+    /// Refuses a parameter of an extension that was not offered (`555 5.5.4`, RFC 5321
+    /// section 4.1.1.11) and a declared size over the limit (`552 5.3.4`, RFC 1870).
+    fn check_mail_parameters(&self, params: &MailParameters<'_>) -> Option<Canned> {
+        let config = &self.config;
+        let extended = self.hello == Hello::Ehlo;
+        let body_offered = match params.body {
+            None | Some(BodyType::SevenBit) => true,
+            Some(BodyType::EightBitMime) => config.eight_bit_mime,
+            Some(BodyType::BinaryMime) => config.binary_mime && config.chunking,
+        };
+        let dsn = params.ret.is_some() || params.envid.is_some();
+        let offered = body_offered
+            && (!params.smtputf8 || config.smtputf8)
+            && (!dsn || config.dsn)
+            && (params.auth.is_none() || !config.auth_mechanisms.is_empty())
+            && params.mt_priority.is_none()
+            && params.hold.is_none()
+            && params.by.is_none()
+            && params.other.is_empty();
+        let any = *params != MailParameters::default();
+        if !offered || (any && !extended) {
+            return Some(canned::PARAMETER_NOT_OFFERED);
+        }
+        if params.requiretls && !(config.requiretls && self.tls) {
+            return Some(match config.requiretls {
+                true => canned::REQUIRETLS_NEEDS_TLS,
+                false => canned::PARAMETER_NOT_OFFERED,
+            });
+        }
+        match (params.size, config.max_message_size) {
+            (Some(size), Some(limit)) if size > limit => Some(canned::MESSAGE_TOO_BIG),
+            _ => None,
+        }
+    }
+
+    /// RCPT (RFC 5321 section 4.1.1.3).
+    fn rcpt(&mut self, to: crate::wire::ForwardPath<'_>, params: RcptParameters<'_>) {
+        if self.hello == Hello::None {
+            return self.error(canned::NO_HELLO);
+        }
+        let (lmtp, dsn, max) = (self.config.lmtp, self.config.dsn, self.config.max_recipients);
+        let Some(transaction) = &mut self.transaction else {
+            return self.error(canned::NO_MAIL);
+        };
+        if transaction.chunked.is_some() {
+            return self.error(canned::RCPT_AFTER_BODY);
+        }
+        // RFC 5321 section 4.5.3.1.10: 452, and the client sends the rest later.
+        if transaction.recipients + transaction.undecided >= max {
+            return self.reply(canned::TOO_MANY_RECIPIENTS);
+        }
+        // RFC 6531 section 3.4: a UTF-8 address needs MAIL's SMTPUTF8.
+        if !to.is_ascii() && !transaction.smtputf8 {
+            return self.reply(canned::UTF8_NEEDS_SMTPUTF8);
+        }
+        let dsn_params = params.notify.is_some() || params.orcpt.is_some();
+        if (dsn_params && !dsn) || !params.other.is_empty() {
+            return self.reply(canned::PARAMETER_NOT_OFFERED);
+        }
+        transaction.undecided += 1;
+        let to = to.into_owned();
+        let kind = Kind::Rcpt { lmtp: lmtp.then(|| to.clone()) };
+        self.ask(kind, |ticket| ServerEvent::Rcpt { ticket, to, params: params.into_owned() });
+    }
+
+    /// DATA (RFC 5321 section 4.1.1.4).
+    fn data(&mut self) {
+        let refusal = match &self.transaction {
+            None if self.hello == Hello::None => Some(canned::NO_HELLO),
+            None => Some(canned::NO_MAIL),
+            Some(transaction) if transaction.chunked == Some(true) => Some(canned::DATA_AFTER_BDAT),
+            Some(transaction) if transaction.body == Some(BodyType::BinaryMime) => Some(canned::BINARY_NEEDS_BDAT),
+            Some(transaction) if transaction.recipients == 0 => Some(canned::NO_RECIPIENTS),
+            Some(_) => None,
+        };
+        match refusal {
+            Some(refusal) => self.error(refusal),
+            None => self.ask(Kind::Data, |ticket| ServerEvent::Data { ticket }),
+        }
+        self.synchronise();
+    }
+
+    /// BDAT (RFC 3030 section 2). The chunk follows the line whatever the answer, so a
+    /// refused chunk is still read, and dropped.
+    fn bdat(&mut self, size: u64, last: bool) {
+        let limit = self.config.max_message_size.unwrap_or(u64::MAX);
+        let mut too_big = false;
+        let refusal = match &mut self.transaction {
+            _ if !self.config.chunking => Some(canned::NOT_OFFERED),
+            None if self.hello == Hello::None => Some(canned::NO_HELLO),
+            None => Some(canned::NO_MAIL),
+            Some(transaction) if transaction.recipients == 0 => Some(canned::NO_RECIPIENTS),
+            Some(transaction) => {
+                transaction.chunked = Some(true);
+                // A chunk that would take the message past the limit ends it (RFC 1870
+                // section 6.3); the rest of the chunks are read and dropped.
+                if transaction.refused.is_none() && transaction.received.saturating_add(size) > limit {
+                    transaction.refused = Some(AbortReason::TooBig);
+                    too_big = true;
+                }
+                None
+            }
+        };
+        if refusal.is_some() {
+            self.count_error();
+        }
+        if too_big {
+            self.events.push_back(ServerEvent::TransactionAborted(AbortReason::TooBig));
+        }
+        if !matches!(self.phase, Phase::Closing) {
+            self.phase = Phase::Bdat(BdatBody { reader: BdatReader::new(size), last, size, refusal });
+        }
+    }
+
+    /// STARTTLS (RFC 3207 section 4).
+    fn starttls(&mut self) {
+        if !self.config.starttls {
+            return self.error(canned::NOT_OFFERED);
+        }
+        if self.tls {
+            return self.error(canned::ALREADY_TLS);
+        }
+        self.abort_transaction(AbortReason::StartTls);
+        self.reply(canned::TLS_GO);
+        self.synchronise();
+        self.phase = Phase::StartTls;
+    }
+
+    /// AUTH (RFC 4954 section 4).
+    fn auth(&mut self, mechanism: &str, initial_response: Option<InitialResponse<'_>>) {
+        let refusal = match Mechanism::from_name(mechanism) {
+            _ if self.config.auth_mechanisms.is_empty() => Some(canned::NOT_OFFERED),
+            _ if self.hello != Hello::Ehlo => Some(canned::NO_HELLO),
+            _ if self.authenticated => Some(canned::ALREADY_AUTHENTICATED),
+            _ if self.transaction.is_some() => Some(canned::AUTH_IN_TRANSACTION),
+            Some(m) if self.config.auth_mechanisms.contains(&m) => None,
+            _ => Some(canned::UNKNOWN_MECHANISM),
+        };
+        if let Some(refusal) = refusal {
+            return self.error(refusal);
+        }
+        let Some(mechanism) = Mechanism::from_name(mechanism) else { return };
+        self.synchronise();
+        if !self.tls && !self.config.plaintext_auth {
+            return self.reply(canned::ENCRYPTION_REQUIRED);
+        }
+        let exchange = AuthExchange { mechanism, username: None };
+        match initial_response {
+            None => {
+                self.phase = Phase::Auth(exchange);
+                let challenge = match mechanism {
+                    Mechanism::Login => "VXNlcm5hbWU6",
+                    _ => "",
+                };
+                self.challenge(challenge);
+            }
+            Some(InitialResponse::Empty) => self.sasl_message(exchange, &[]),
+            Some(InitialResponse::Base64(text)) => match sasl::decode_base64(text.as_bytes()) {
+                Some(message) => self.sasl_message(exchange, &message),
+                None => self.error(canned::BAD_BASE64),
+            },
+        }
+    }
+
+    /// A `334` challenge (RFC 4954 section 4), base64 already.
+    pub(super) fn challenge(&mut self, base64: &str) {
+        self.write_reply(|out| canned::write_line(out, 334, b' ', None, base64));
+        self.synchronise();
+    }
+
+    /// One decoded client message of an exchange.
+    pub(super) fn sasl_message(&mut self, mut exchange: AuthExchange, message: &[u8]) {
+        let credentials = match exchange.mechanism {
+            Mechanism::Plain => sasl::plain(message),
+            Mechanism::XOAuth2 => sasl::xoauth2(message),
+            Mechanism::OAuthBearer => sasl::oauthbearer(message),
+            Mechanism::Login => match exchange.username.take() {
+                None => match core::str::from_utf8(message) {
+                    Ok(username) if !username.is_empty() => {
+                        exchange.username = Some(username.into());
+                        self.phase = Phase::Auth(exchange);
+                        return self.challenge("UGFzc3dvcmQ6");
+                    }
+                    _ => None,
+                },
+                Some(username) => core::str::from_utf8(message).ok().map(|password| sasl::Credentials::Password {
+                    authzid: None,
+                    username,
+                    password: password.into(),
+                }),
+            },
+        };
+        self.phase = Phase::Commands;
+        match credentials {
+            Some(credentials) => {
+                let mechanism = exchange.mechanism;
+                self.ask(Kind::Auth, |ticket| ServerEvent::Auth { ticket, mechanism, credentials });
+            }
+            None => self.error(canned::BAD_CREDENTIALS_FORMAT),
+        }
+    }
+
+    /// The client's answer to a `334` challenge.
+    pub(super) fn auth_step(&mut self) -> Step {
+        match self.framer.next_line(&self.input) {
+            Framed::Incomplete { discard } => {
+                self.consume(discard);
+                Step::NeedInput
+            }
+            Framed::LineTooLong { consumed } | Framed::BareLf { consumed } => {
+                self.consume(consumed);
+                self.phase = Phase::Commands;
+                self.error(canned::LINE_TOO_LONG);
+                Step::Progress
+            }
+            Framed::Line { len, consumed } => {
+                let Phase::Auth(exchange) = core::mem::replace(&mut self.phase, Phase::Commands) else {
+                    return Step::Progress;
+                };
+                // RFC 4954 section 4: `*` cancels.
+                let message = match &self.input[..len] {
+                    b"*" => None,
+                    line => Some(sasl::decode_base64(line)),
+                };
+                self.consume(consumed);
+                match message {
+                    None => self.reply(canned::AUTH_CANCELLED),
+                    Some(None) => self.error(canned::BAD_BASE64),
+                    Some(Some(message)) => self.sasl_message(exchange, &message),
+                }
+                Step::Progress
+            }
+        }
+    }
+}
+
+fn starts_with_ignore_case(line: &[u8], prefix: &[u8]) -> bool {
+    line.get(..prefix.len()).is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+}
+
+/// An HTTP request line (`GET / HTTP/1.1`), as sent by browsers and proxies that are
+/// made to talk to an SMTP port in cross-protocol attacks.
+fn is_http_request(line: &[u8]) -> bool {
+    const METHODS: [&[u8]; 7] = [b"GET ", b"POST ", b"HEAD ", b"PUT ", b"CONNECT ", b"OPTIONS ", b"DELETE "];
+    METHODS.iter().any(|method| line.starts_with(method)) && memchr::memmem::find(line, b" HTTP/").is_some()
+}

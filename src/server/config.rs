@@ -1,0 +1,125 @@
+//! What a server offers and how strict it is.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::framing::LineFramer;
+use crate::sasl::Mechanism;
+use crate::timeout::ServerTimeouts;
+use crate::wire::AddressLimits;
+
+/// What to do with a message whose body holds a bare CR or bare LF (RFC 5321
+/// section 2.3.8 forbids both). Postfix's `smtpd_forbid_bare_newline` is the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BareLineEndingPolicy {
+    /// Read the body to its end, then refuse it with `550 5.5.2`. SMTP smuggling
+    /// needs a server that reads such endings differently from the next hop; one that
+    /// refuses them cannot be used for it.
+    #[default]
+    Reject,
+    /// Deliver the body with each bare CR and bare LF rewritten as CRLF.
+    Normalize,
+    /// Deliver the body as it came.
+    Pass,
+}
+
+/// A server session's configuration. Start from [`ServerConfig::new`] and change
+/// the fields you need; the defaults are RFC 5321's limits and a safe, modern
+/// extension set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// The name the server gives in its greeting and its `EHLO` reply.
+    pub hostname: String,
+    /// Text after the hostname in the `220` greeting.
+    pub greeting: String,
+    /// Offer `PIPELINING` (RFC 2920). Pipelined commands are answered in order either way.
+    pub pipelining: bool,
+    /// The largest message accepted, offered as `SIZE` (RFC 1870). `None`: no limit,
+    /// `SIZE` offered without one.
+    pub max_message_size: Option<u64>,
+    /// Offer `8BITMIME` (RFC 6152).
+    pub eight_bit_mime: bool,
+    /// Offer `SMTPUTF8` (RFC 6531).
+    pub smtputf8: bool,
+    /// Offer `CHUNKING`, the `BDAT` command (RFC 3030).
+    pub chunking: bool,
+    /// Offer `BINARYMIME` (RFC 3030); only with `chunking`.
+    pub binary_mime: bool,
+    /// Offer `DSN` (RFC 3461): the `RET`, `ENVID`, `NOTIFY` and `ORCPT` parameters.
+    pub dsn: bool,
+    /// Offer `ENHANCEDSTATUSCODES` (RFC 2034). The codes are sent either way.
+    pub enhanced_status_codes: bool,
+    /// Offer `STARTTLS` (RFC 3207) while the connection is not yet encrypted. The
+    /// driver must be able to upgrade it when asked ([`Output::StartTls`](crate::Output::StartTls)).
+    pub starttls: bool,
+    /// Offer `REQUIRETLS` (RFC 8689) once the connection is encrypted.
+    pub requiretls: bool,
+    /// SASL mechanisms offered with `AUTH` (RFC 4954). Empty: no `AUTH`.
+    pub auth_mechanisms: Vec<Mechanism>,
+    /// Accept `AUTH` before TLS. Off by default: a password in plaintext is answered
+    /// `538 5.7.11` (RFC 4954 section 6).
+    pub plaintext_auth: bool,
+    /// The connection is encrypted from the start (implicit TLS, port 465).
+    pub implicit_tls: bool,
+    /// Submission (RFC 6409): `MAIL` needs a successful `AUTH` first (`530 5.7.0`).
+    pub submission: bool,
+    /// LMTP (RFC 2033): `LHLO` instead of `HELO`/`EHLO`, and one reply per recipient
+    /// after the body.
+    pub lmtp: bool,
+    /// Recipients per transaction; the next one gets `452 4.5.3` (RFC 5321 section
+    /// 4.5.3.1.10 says at least 100 must be accepted).
+    pub max_recipients: usize,
+    /// Errors (unknown commands, bad syntax, bad sequence) before the server answers
+    /// `421 4.7.0` and closes.
+    pub max_errors: u32,
+    /// The longest command line, CRLF included (RFC 5321 section 4.5.3.1.4: 512).
+    pub max_command_line: usize,
+    /// The longest `AUTH` command or SASL response line (RFC 4954 section 4: 12288).
+    pub max_auth_line: usize,
+    /// Path length limits (RFC 5321 section 4.5.3.1).
+    pub address_limits: AddressLimits,
+    /// Refuse envelopes that RFC 5321 refuses (`MAIL FROM: <a@b>`, no angle brackets,
+    /// display names). Off by default, like Postfix's `strict_rfc821_envelopes = no`.
+    pub strict: bool,
+    /// What to do with bare CR and bare LF in a message body.
+    pub bare_line_endings: BareLineEndingPolicy,
+    /// Inactivity timeouts.
+    pub timeouts: ServerTimeouts,
+}
+
+impl ServerConfig {
+    /// The defaults for a server called `hostname`: `PIPELINING`, `SIZE 10240000`,
+    /// `8BITMIME`, `SMTPUTF8`, `CHUNKING`, `ENHANCEDSTATUSCODES`; no TLS, no AUTH; 100
+    /// recipients, 20 errors, 512-octet command lines; lenient envelopes; bare line
+    /// endings refused.
+    pub fn new(hostname: impl Into<String>) -> Self {
+        Self {
+            hostname: hostname.into(),
+            greeting: String::from("ESMTP ready"),
+            pipelining: true,
+            max_message_size: Some(10_240_000),
+            eight_bit_mime: true,
+            smtputf8: true,
+            chunking: true,
+            binary_mime: false,
+            dsn: false,
+            enhanced_status_codes: true,
+            starttls: false,
+            requiretls: false,
+            auth_mechanisms: Vec::new(),
+            plaintext_auth: false,
+            implicit_tls: false,
+            submission: false,
+            lmtp: false,
+            max_recipients: 100,
+            max_errors: 20,
+            max_command_line: LineFramer::COMMAND_LINE,
+            max_auth_line: LineFramer::AUTH_LINE,
+            address_limits: AddressLimits::default(),
+            strict: false,
+            bare_line_endings: BareLineEndingPolicy::default(),
+            timeouts: ServerTimeouts::default(),
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! The server role: [`ServerSession`], one SMTP, ESMTP or LMTP connection seen from
+//! the server's side.
+//!
+//! The session answers everything RFC 5321 lets a server answer by itself (greeting,
+//! `EHLO`, sequence errors, syntax errors, limits) and asks the application about
+//! the rest through [`ServerEvent`]s that carry a [`Ticket`]: the sender, each
+//! recipient, `DATA`, the finished message, `AUTH` credentials, `VRFY` and `EXPN`.
+
+mod body;
+mod canned;
+mod commands;
+mod config;
+mod event;
+mod session;
+
+pub use config::{BareLineEndingPolicy, ServerConfig};
+pub use event::{AbortReason, ServerEvent, Ticket};
+pub use session::ServerSession;
