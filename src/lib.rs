@@ -112,9 +112,9 @@ mod timeout;
 pub mod wire;
 
 pub use error::{DecisionError, EncodeError, ParseError, ReplyError};
+pub use framing::{BareLf, BareLineEndings, BdatReader, DataDecoder, DataEncoder, Decoded, Framed, LineFramer};
 pub use output::Output;
 pub use timeout::ServerTimeouts;
-pub use framing::{BareLf, BareLineEndings, BdatReader, DataDecoder, DataEncoder, Decoded, Framed, LineFramer};
 pub use wire::{
     AddressLimits, Capabilities, Capability, Command, EnhancedStatus, ParseOptions, Reply, ReplyCode, ReplyParser,
 };

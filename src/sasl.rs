@@ -72,7 +72,9 @@ impl core::fmt::Debug for Credentials {
                 .field("username", username)
                 .field("password", &"<hidden>")
                 .finish(),
-            Self::Bearer { user, .. } => f.debug_struct("Bearer").field("user", user).field("token", &"<hidden>").finish(),
+            Self::Bearer { user, .. } => {
+                f.debug_struct("Bearer").field("user", user).field("token", &"<hidden>").finish()
+            }
         }
     }
 }
@@ -174,7 +176,7 @@ fn digit(byte: u8) -> Option<u32> {
 /// Decodes padded base64 (RFC 4648 section 4), as RFC 4954 requires. Anything else,
 /// including missing padding or bits left over, is `None`.
 pub fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
-    if text.len() % 4 != 0 {
+    if !text.len().is_multiple_of(4) {
         return None;
     }
     let mut out = Vec::with_capacity(text.len() / 4 * 3);
@@ -255,8 +257,12 @@ mod tests {
         assert_eq!(plain(b"Ursel\0Kurt\0xipj3plmq"), Some(password(Some("Ursel"), "Kurt", "xipj3plmq")));
         assert_eq!(plain(b"\0tim\0"), None);
         assert_eq!(plain(b"\0tim\0pw\0"), None);
-        let bearer = |user: Option<&str>, token: &str| Credentials::Bearer { user: user.map(String::from), token: token.into() };
-        assert_eq!(xoauth2(b"user=a@b.example\x01auth=Bearer ya29.x\x01\x01"), Some(bearer(Some("a@b.example"), "ya29.x")));
+        let bearer =
+            |user: Option<&str>, token: &str| Credentials::Bearer { user: user.map(String::from), token: token.into() };
+        assert_eq!(
+            xoauth2(b"user=a@b.example\x01auth=Bearer ya29.x\x01\x01"),
+            Some(bearer(Some("a@b.example"), "ya29.x"))
+        );
         assert_eq!(xoauth2(b"user=a@b.example\x01auth=Bearer ya29.x\x01"), None);
         assert_eq!(
             oauthbearer(b"n,a=user@example.com,\x01host=server.example.com\x01port=143\x01auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01"),

@@ -46,7 +46,10 @@ fn a_whole_transaction_is_accepted_and_its_body_delivered() {
         &accept_all,
     );
     assert_eq!(
-        run.events.iter().filter_map(|e| if let Seen::Body(b) = e { Some(b.as_slice()) } else { None }).collect::<Vec<_>>(),
+        run.events
+            .iter()
+            .filter_map(|e| if let Seen::Body(b) = e { Some(b.as_slice()) } else { None })
+            .collect::<Vec<_>>(),
         [&b"Subject: hello\r\n\r\n.a stuffed line\r\n"[..]]
     );
     let names: Vec<&str> = run

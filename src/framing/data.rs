@@ -87,6 +87,13 @@ impl DataDecoder {
     /// still records them). The rewrite changes only the bytes delivered: a bare
     /// ending never starts a line, so it can neither end the body nor be followed by
     /// a stuffed dot.
+    ///
+    /// Each replacement CRLF is a chunk of its own, and [`bare_line_endings`] changes
+    /// in the call that returns it and in no other: so a caller that refuses bodies
+    /// with bare endings can stop at exactly the bytes before the first one, whatever
+    /// the chunking.
+    ///
+    /// [`bare_line_endings`]: DataDecoder::bare_line_endings
     pub fn normalizing() -> Self {
         Self { normalize: true, ..Self::new() }
     }
@@ -140,6 +147,12 @@ impl DataDecoder {
                 }
                 Scan::Bare(offset) => {
                     let at = pos + offset;
+                    // Normalising: what comes before the bare ending goes out first, so
+                    // that its CRLF is a chunk of its own, handed out by the call that
+                    // records it.
+                    if self.normalize && at > 0 {
+                        return self.emit(input, at);
+                    }
                     if input[at] == b'\r' {
                         self.bare.cr = true;
                     } else {
@@ -147,8 +160,6 @@ impl DataDecoder {
                     }
                     if !self.normalize {
                         pos = at + 1;
-                    } else if at > 0 {
-                        return self.emit(input, at);
                     } else {
                         input.advance(1);
                         return Some(Decoded::Data(Bytes::from_static(b"\r\n")));

@@ -12,27 +12,36 @@ impl ServerSession {
         let Phase::Data(body) = &mut self.phase else { return Step::Progress };
         let limit = self.config.max_message_size.unwrap_or(u64::MAX);
         let reject_bare = self.config.bare_line_endings == BareLineEndingPolicy::Reject;
+        let bare_before = body.decoder.bare_line_endings().any();
         match body.decoder.decode(&mut self.input) {
             None => Step::NeedInput,
-            Some(Decoded::Data(chunk)) => {
+            Some(Decoded::Data(mut chunk)) => {
+                let start = body.received;
                 body.received = body.received.saturating_add(chunk.len() as u64);
                 if body.refused.is_some() {
                     return Step::Progress;
                 }
-                // Checked before the chunk goes out, so that no byte of a refused
-                // message reaches the application after it was told.
-                let refused = match () {
-                    _ if body.received > limit => Some(AbortReason::TooBig),
-                    _ if reject_bare && body.decoder.bare_line_endings().any() => Some(AbortReason::BareLineEnding),
-                    _ => None,
+                // What goes out of a refused body does not depend on how the input was
+                // split: the first `limit` octets, or every octet before the first bare
+                // ending (the decoder normalises under this policy, so the call that
+                // finds one returns only its replacement CRLF).
+                let refused = if body.received > limit {
+                    // `limit - start` is less than the chunk's length here.
+                    let _ = chunk.split_off((limit.saturating_sub(start)) as usize);
+                    Some(AbortReason::TooBig)
+                } else if reject_bare && body.decoder.bare_line_endings().any() != bare_before {
+                    chunk.clear();
+                    Some(AbortReason::BareLineEnding)
+                } else {
+                    None
                 };
-                match refused {
-                    Some(reason) => {
-                        body.refused = Some(reason);
-                        self.transaction = None;
-                        self.events.push_back(ServerEvent::TransactionAborted(reason));
-                    }
-                    None => self.events.push_back(ServerEvent::BodyChunk(chunk)),
+                if !chunk.is_empty() {
+                    self.events.push_back(ServerEvent::BodyChunk(chunk));
+                }
+                if let Some(reason) = refused {
+                    body.refused = Some(reason);
+                    self.transaction = None;
+                    self.events.push_back(ServerEvent::TransactionAborted(reason));
                 }
                 Step::Progress
             }

@@ -36,13 +36,11 @@ impl ServerSession {
                     return Step::Blocked;
                 }
                 self.consume(consumed);
-                if let Phase::StartTls = self.phase {
-                    // Bytes after the STARTTLS line arrived in plaintext: never commands.
-                    let injected = self.input.len();
+                if let Phase::StartTls { discarded } = &mut self.phase {
+                    // Bytes after the STARTTLS line arrived in plaintext: never commands
+                    // (CVE-2011-0411). They are reported once the handshake is done.
+                    *discarded += self.input.len();
                     self.input.clear();
-                    if injected > 0 {
-                        self.events.push_back(ServerEvent::PlaintextDiscarded { bytes: injected });
-                    }
                 }
                 Step::Progress
             }
@@ -320,7 +318,7 @@ impl ServerSession {
         self.abort_transaction(AbortReason::StartTls);
         self.reply(canned::TLS_GO);
         self.synchronise();
-        self.phase = Phase::StartTls;
+        self.phase = Phase::StartTls { discarded: 0 };
     }
 
     /// AUTH (RFC 4954 section 4).

@@ -96,10 +96,16 @@ pub(super) enum Phase {
     /// The client's next SASL response.
     Auth(AuthExchange),
     /// `220` to `STARTTLS` is queued: hand out [`Output::StartTls`] once it is sent.
-    StartTls,
+    /// Bytes that arrive meanwhile were sent in plaintext after `STARTTLS`: they are
+    /// counted and thrown away.
+    StartTls {
+        discarded: usize,
+    },
     /// Waiting for [`ServerSession::tls_established`]; every byte that arrives is
     /// plaintext sent after `STARTTLS`, and is thrown away.
-    Handshake { discarded: usize },
+    Handshake {
+        discarded: usize,
+    },
     /// Send what is queued, then close.
     Closing,
     Closed,
@@ -247,7 +253,7 @@ impl ServerSession {
 
     /// Hands over bytes the peer sent.
     pub fn handle_input(&mut self, bytes: &[u8]) {
-        if let Phase::Handshake { discarded } = &mut self.phase {
+        if let Phase::StartTls { discarded } | Phase::Handshake { discarded } = &mut self.phase {
             *discarded += bytes.len();
             return;
         }
@@ -280,6 +286,8 @@ impl ServerSession {
 
     /// The TLS handshake asked for by [`Output::StartTls`] completed. Everything the
     /// client said before is forgotten (RFC 3207 section 4.2): it must greet again.
+    /// If plaintext arrived after `STARTTLS`, it was thrown away unread, and
+    /// [`ServerEvent::PlaintextDiscarded`] says how much.
     pub fn tls_established(&mut self) {
         if let Phase::Handshake { discarded } = self.phase {
             if discarded > 0 {
@@ -301,6 +309,12 @@ impl ServerSession {
     /// Whether the client has authenticated.
     pub fn is_authenticated(&self) -> bool {
         self.authenticated
+    }
+
+    /// Bytes received and held, not yet used: at most one command line (or one read
+    /// of a body) in normal operation, and never more than about 1 MiB.
+    pub fn buffered_input(&self) -> usize {
+        self.input.len()
     }
 
     /// The configuration the session runs with.
@@ -329,8 +343,8 @@ impl ServerSession {
                         false => Output::Transmit(self.out.split().freeze()),
                     };
                 }
-                Phase::StartTls if self.out.is_empty() => {
-                    self.phase = Phase::Handshake { discarded: 0 };
+                Phase::StartTls { discarded } if self.out.is_empty() => {
+                    self.phase = Phase::Handshake { discarded };
                     return Output::StartTls;
                 }
                 Phase::Handshake { .. } => return Output::Pending,
@@ -363,7 +377,7 @@ impl ServerSession {
             Phase::Bdat(_) => self.bdat_step(),
             Phase::Auth(_) => self.auth_step(),
             Phase::Closing => Step::Blocked,
-            Phase::StartTls | Phase::Handshake { .. } | Phase::Closed => Step::NeedInput,
+            Phase::StartTls { .. } | Phase::Handshake { .. } | Phase::Closed => Step::NeedInput,
         };
         match step {
             Step::NeedInput if self.eof => {
@@ -445,9 +459,11 @@ impl ServerSession {
                 if let Some(transaction) = &mut self.transaction {
                     transaction.chunked = Some(false);
                 }
+                // Refusing uses the normalising decoder too: it hands out the bytes
+                // before a bare ending separately from the ending itself.
                 let decoder = match self.config.bare_line_endings {
-                    super::BareLineEndingPolicy::Normalize => DataDecoder::normalizing(),
-                    _ => DataDecoder::new(),
+                    super::BareLineEndingPolicy::Pass => DataDecoder::new(),
+                    _ => DataDecoder::normalizing(),
                 };
                 self.phase = Phase::Data(DataBody { decoder, received: 0, refused: None });
             }

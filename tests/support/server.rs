@@ -49,10 +49,23 @@ pub fn ticket(event: &ServerEvent) -> Option<Ticket> {
 }
 
 /// Runs `config`'s session over `pieces`, then end of input. Every event with a ticket
-/// is decided at once by `decide`. A STARTTLS handshake succeeds at once.
+/// is decided at once by `decide`.
 pub fn run_pieces(config: &ServerConfig, pieces: &[&[u8]], decide: &dyn Fn(&ServerEvent) -> Verdict) -> Run {
+    run_with_tls(config, pieces, b"", decide)
+}
+
+/// The same, with a STARTTLS handshake: when the session asks for it, the rest of
+/// `pieces` arrives first (plaintext a client sent after `STARTTLS`, as in an
+/// injection attack), then the handshake completes and `after_tls` arrives whole.
+pub fn run_with_tls(
+    config: &ServerConfig,
+    pieces: &[&[u8]],
+    after_tls: &[u8],
+    decide: &dyn Fn(&ServerEvent) -> Verdict,
+) -> Run {
     let mut session = ServerSession::new(config.clone());
     let mut pieces = pieces.iter();
+    let mut after_tls = Some(after_tls);
     let mut run = Run { sent: String::new(), events: Vec::new(), closed: false };
     let mut sent = Vec::new();
     // Bounded: each round either consumes a piece, or makes progress the session
@@ -83,7 +96,14 @@ pub fn run_pieces(config: &ServerConfig, pieces: &[&[u8]], decide: &dyn Fn(&Serv
             }
             Output::StartTls => {
                 run.events.push(Seen::StartTls);
+                for piece in pieces.by_ref() {
+                    session.handle_input(piece);
+                }
                 session.tls_established();
+                pieces = [].iter();
+                if let Some(bytes) = after_tls.take() {
+                    session.handle_input(bytes);
+                }
             }
             Output::Wait(_) => match pieces.next() {
                 Some(piece) => session.handle_input(piece),
@@ -106,17 +126,32 @@ pub fn run(config: &ServerConfig, client: &[u8], decide: &dyn Fn(&ServerEvent) -
     split_invariant(client, |pieces| run_pieces(config, pieces, decide))
 }
 
+/// [`run`] with a STARTTLS handshake (see [`run_with_tls`]).
+pub fn run_tls(
+    config: &ServerConfig,
+    client: &[u8],
+    after_tls: &[u8],
+    decide: &dyn Fn(&ServerEvent) -> Verdict,
+) -> Run {
+    split_invariant(client, |pieces| run_with_tls(config, pieces, after_tls, decide))
+}
+
 /// Accepts everything.
 pub fn accept_all(_: &ServerEvent) -> Verdict {
     Verdict::Accept
 }
 
 /// A transcript: `C:` lines are the client's, `S:` lines the server's, each without its
-/// CRLF; other lines are ignored. Returns (client bytes, expected server bytes).
-pub fn transcript(text: &str) -> (Vec<u8>, String) {
-    let (mut client, mut server) = (Vec::new(), String::new());
+/// CRLF; a line `TLS` is where the STARTTLS handshake completes; other lines are
+/// ignored. Returns (client bytes before TLS, client bytes after it, expected server
+/// bytes).
+pub fn transcript(text: &str) -> (Vec<u8>, Vec<u8>, String) {
+    let (mut before, mut after, mut server) = (Vec::new(), Vec::new(), String::new());
+    let mut client = &mut before;
     for line in text.lines().map(str::trim_start) {
-        if let Some(line) = line.strip_prefix("C: ").or_else(|| line.strip_prefix("C:")) {
+        if line == "TLS" {
+            client = &mut after;
+        } else if let Some(line) = line.strip_prefix("C: ").or_else(|| line.strip_prefix("C:")) {
             client.extend_from_slice(line.as_bytes());
             client.extend_from_slice(b"\r\n");
         } else if let Some(line) = line.strip_prefix("S: ") {
@@ -124,14 +159,14 @@ pub fn transcript(text: &str) -> (Vec<u8>, String) {
             server.push_str("\r\n");
         }
     }
-    (client, server)
+    (before, after, server)
 }
 
 /// Runs a transcript in every chunking and checks the server said exactly its `S:`
 /// lines and closed. Returns the run for more checks.
 pub fn check_transcript(config: &ServerConfig, text: &str, decide: &dyn Fn(&ServerEvent) -> Verdict) -> Run {
-    let (client, expected) = transcript(text);
-    let run = run(config, &client, decide);
+    let (client, after_tls, expected) = transcript(text);
+    let run = run_tls(config, &client, &after_tls, decide);
     assert_eq!(run.sent, expected, "server output differs from the transcript");
     assert!(run.closed, "session did not close");
     run
