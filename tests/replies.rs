@@ -219,3 +219,14 @@ fn only_a_250_reply_with_a_domain_announces_capabilities() {
     let single = Capabilities::from_reply(&Reply::new(ReplyCode::OK, "xyz.com is on the air")).unwrap();
     assert_eq!((single.domain(), single.iter().count()), ("xyz.com", 0));
 }
+
+#[test]
+fn an_ehlo_reply_from_a_server_named_like_a_status_code_keeps_its_name() {
+    // Found by proptest: `250 2.0.0` is a server called `2.0.0`, since an EHLO reply
+    // carries no enhanced status code (RFC 2034 section 3).
+    for wire in [&b"250 2.0.0\r\n"[..], b"250-2.0.0 hi\r\n250 PIPELINING\r\n"] {
+        let (replies, _) = parse_replies(ReplyParser::new(), &[wire]);
+        let capabilities = Capabilities::from_reply(replies[0].as_ref().unwrap()).unwrap();
+        assert_eq!(capabilities.domain(), "2.0.0");
+    }
+}

@@ -67,7 +67,7 @@ fn a_whole_transaction_is_accepted_and_its_body_delivered() {
 #[test]
 fn rfc5321_appendix_d1_with_helo_and_rejected_recipient() {
     let decide = |event: &ServerEvent| match event {
-        ServerEvent::Rcpt { to, .. } if to.to_string().contains("Green") => {
+        ServerEvent::Rcpt { command, .. } if command.to().to_string().contains("Green") => {
             Verdict::Reject(Reply::new(ReplyCode::MAILBOX_UNAVAILABLE, "No such user here"))
         }
         ServerEvent::MessageEnd { .. } => Verdict::AcceptWith(Reply::new(ReplyCode::OK, "OK")),

@@ -539,7 +539,7 @@ fn decisions_in_any_order_give_replies_in_command_order() {
         match session.poll_output() {
             Output::Transmit(bytes) => sent.extend_from_slice(&bytes),
             Output::Event(ServerEvent::Mail { ticket, .. }) => session.accept(ticket).unwrap(),
-            Output::Event(ServerEvent::Rcpt { ticket, to, .. }) => tickets.push((ticket, to.to_string())),
+            Output::Event(ServerEvent::Rcpt { ticket, command }) => tickets.push((ticket, command.to().to_string())),
             Output::Event(_) => {}
             Output::Wait(_) if !fed => {
                 fed = true;

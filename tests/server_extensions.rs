@@ -106,10 +106,10 @@ fn lmtp_answers_once_per_accepted_recipient() {
     let mut config = config();
     config.lmtp = true;
     let decide = |event: &ServerEvent| match event {
-        ServerEvent::Rcpt { to, .. } if to.to_string().contains("nobody@") => {
+        ServerEvent::Rcpt { command, .. } if command.to().to_string().contains("nobody@") => {
             Verdict::Reject(Reply::new(ReplyCode::MAILBOX_UNAVAILABLE, "No such user"))
         }
-        ServerEvent::Delivery { to, .. } if to.to_string().contains("full@") => {
+        ServerEvent::Delivery { recipient, .. } if recipient.to().to_string().contains("full@") => {
             Verdict::Reject(Reply::new(ReplyCode::INSUFFICIENT_STORAGE, "Mailbox full"))
         }
         _ => Verdict::Accept,
@@ -159,8 +159,11 @@ fn auth_config(mechanisms: Vec<Mechanism>) -> smtp_sansio::server::ServerConfig 
 #[test]
 fn xoauth2_and_oauthbearer_hand_the_token_over() {
     let config = auth_config(vec![Mechanism::XOAuth2, Mechanism::OAuthBearer]);
-    let xoauth2 = encode_base64(b"user=someuser@example.com\x01auth=Bearer ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg\x01\x01");
-    let oauthbearer = encode_base64(b"n,a=user@example.com,\x01host=server.example.com\x01port=587\x01auth=Bearer tok3n\x01\x01");
+    let xoauth2 = encode_base64(
+        b"user=someuser@example.com\x01auth=Bearer ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg\x01\x01",
+    );
+    let oauthbearer =
+        encode_base64(b"n,a=user@example.com,\x01host=server.example.com\x01port=587\x01auth=Bearer tok3n\x01\x01");
     let decide = |event: &ServerEvent| match event {
         ServerEvent::Auth { credentials: Credentials::Bearer { token, .. }, .. } if token == "tok3n" => Verdict::Accept,
         ServerEvent::Auth { .. } => Verdict::Reject(Reply::new(ReplyCode::AUTH_FAILED, "5.7.8 Token expired")),
@@ -286,8 +289,10 @@ fn timeouts_follow_the_phase_and_expiry_closes_with_421() {
     let mut session = ServerSession::new(config());
     let mut waits = Vec::new();
     let mut sent = Vec::new();
-    let mut script: Vec<&[u8]> =
-        vec![b"HELO c.example\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n", b"partial body\r\n"];
+    let mut script: Vec<&[u8]> = vec![
+        b"HELO c.example\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n",
+        b"partial body\r\n",
+    ];
     script.reverse();
     let mut events = Vec::new();
     loop {
@@ -311,7 +316,11 @@ fn timeouts_follow_the_phase_and_expiry_closes_with_421() {
         }
     }
     assert_eq!(waits, [300, 180, 180]);
-    assert!(String::from_utf8(sent).unwrap().ends_with("354 End data with <CR><LF>.<CR><LF>\r\n421 4.4.2 Timeout, closing connection\r\n"));
+    assert!(
+        String::from_utf8(sent)
+            .unwrap()
+            .ends_with("354 End data with <CR><LF>.<CR><LF>\r\n421 4.4.2 Timeout, closing connection\r\n")
+    );
     assert_eq!(events.last().map(String::as_str), Some("TransactionAborted(Timeout)"));
 }
 
@@ -331,7 +340,9 @@ fn pipelined_replies_go_out_as_one_group() {
             }
             Output::Wait(_) if !fed => {
                 fed = true;
-                session.handle_input(b"MAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\nRCPT TO:<c@example.org>\r\nDATA\r\n");
+                session.handle_input(
+                    b"MAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\nRCPT TO:<c@example.org>\r\nDATA\r\n",
+                );
             }
             Output::Wait(_) => session.handle_eof(),
             Output::Closed => break,
@@ -352,8 +363,7 @@ fn pipelined_replies_go_out_as_one_group() {
 fn rejected_message_and_queue_id_replies() {
     let decide = |event: &ServerEvent| match event {
         ServerEvent::MessageEnd { .. } => Verdict::AcceptWith(
-            Reply::new(ReplyCode::OK, "Queued as 4VqZ1k3Xyz")
-                .with_enhanced(smtp_sansio::EnhancedStatus::new(2, 0, 0)),
+            Reply::new(ReplyCode::OK, "Queued as 4VqZ1k3Xyz").with_enhanced(smtp_sansio::EnhancedStatus::new(2, 0, 0)),
         ),
         ServerEvent::Data { .. } => Verdict::Accept,
         _ => Verdict::Accept,

@@ -85,9 +85,15 @@ impl ServerSession {
             }
             None if last => self.message_end(),
             None => {
-                let text = alloc::format!("{size} octets received");
                 let status = self.config.enhanced_status_codes.then_some((2, 0, 0));
-                self.write_reply(|out| canned::write_line(out, 250, b' ', status, &text));
+                self.write_reply(|out| {
+                    let mut digits = [0; 20];
+                    canned::write_line(out, 250, b' ', status, "");
+                    // "250 2.0.0 " is written; put the count and text before the CRLF.
+                    out.truncate(out.len() - 2);
+                    out.extend_from_slice(canned::decimal(size, &mut digits));
+                    out.extend_from_slice(b" octets received\r\n");
+                });
             }
         }
         Step::Progress
@@ -101,8 +107,8 @@ impl ServerSession {
             self.ask(Kind::MessageEnd, |ticket| ServerEvent::MessageEnd { ticket });
             return;
         }
-        for to in transaction.lmtp_recipients {
-            self.ask(Kind::Delivery, |ticket| ServerEvent::Delivery { ticket, to });
+        for recipient in transaction.lmtp_recipients {
+            self.ask(Kind::Delivery, |ticket| ServerEvent::Delivery { ticket, recipient });
         }
     }
 }

@@ -73,6 +73,7 @@ canned! {
     TIMEOUT = 421 4 . 4 . 2 "Timeout, closing connection";
     TOO_MANY_ERRORS = 421 4 . 7 . 0 "Too many errors, closing connection";
     NOT_HTTP = 421 4 . 7 . 0 "This is an SMTP server, closing connection";
+    INTERNAL_ERROR = 451 4 . 3 . 0 "Internal error";
     TOO_MANY_RECIPIENTS = 452 4 . 5 . 3 "Too many recipients";
     LINE_TOO_LONG = 500 5 . 5 . 6 "Line too long";
     BARE_LF_COMMAND = 500 5 . 5 . 2 "Command line ended by a bare LF";

@@ -1,11 +1,17 @@
 //! Commands: the RFC 5321 sequence rules and what each command does.
 
+use bytes::Bytes;
+
 use super::canned::{self, Canned};
+use super::envelope::{MailCommand, RcptCommand};
 use super::event::{AbortReason, ServerEvent};
 use super::session::{AuthExchange, BdatBody, Hello, Kind, Phase, ServerSession, Step};
 use crate::framing::{BdatReader, Framed};
 use crate::sasl::{self, Mechanism};
-use crate::wire::{BodyType, Capabilities, Capability, Command, Host, InitialResponse, MailParameters, RcptParameters};
+use crate::wire::{
+    BodyType, Capabilities, Capability, Command, ForwardPath, Host, InitialResponse, MailParameters, RcptParameters,
+    ReversePath,
+};
 
 impl ServerSession {
     /// Reads and runs the next command line, if a whole one has arrived and nothing it
@@ -27,15 +33,13 @@ impl ServerSession {
                 Step::Progress
             }
             Framed::Line { len, consumed } => {
-                // The command borrows the input while the session changes: take the
-                // buffer out for the time being (no copy, no allocation).
-                let input = core::mem::take(&mut self.input);
-                let ran = self.line(&input[..len]);
-                self.input = input;
-                if !ran {
+                if !self.may_run(&self.input[..len]) {
                     return Step::Blocked;
                 }
-                self.consume(consumed);
+                // The line goes on as a slice of the input, which events can keep.
+                let mut line = self.input.split_to(consumed).freeze();
+                line.truncate(len);
+                self.line(&line);
                 if let Phase::StartTls { discarded } = &mut self.phase {
                     // Bytes after the STARTTLS line arrived in plaintext: never commands
                     // (CVE-2011-0411). They are reported once the handshake is done.
@@ -47,25 +51,22 @@ impl ServerSession {
         }
     }
 
-    /// Runs one command line. `false` when it has to wait for a decision first.
-    fn line(&mut self, line: &[u8]) -> bool {
+    /// Whether a command may run now: once every decision it depends on is made. RCPT
+    /// needs MAIL's (and may run beside other RCPTs); everything else needs all of them.
+    fn may_run(&self, line: &[u8]) -> bool {
+        let mut undecided = self.undecided().peekable();
+        undecided.peek().is_none()
+            || (starts_with_ignore_case(line, b"RCPT ") && undecided.all(|kind| matches!(kind, Kind::Rcpt { .. })))
+    }
+
+    /// Runs one command line, CRLF removed.
+    fn line(&mut self, line: &Bytes) {
         // Only AUTH may use the longer AUTH line cap.
         if line.len() + 2 > self.config.max_command_line && !starts_with_ignore_case(line, b"AUTH ") {
-            self.error(canned::LINE_TOO_LONG);
-            return true;
+            return self.error(canned::LINE_TOO_LONG);
         }
-        let parsed = Command::parse(line, &self.options);
-        // A command runs once every decision it depends on is made: RCPT needs MAIL's
-        // (and may run beside other RCPTs), everything else needs all of them.
-        let may_run = match &parsed {
-            Ok(Command::Rcpt { .. }) => self.undecided().all(|kind| matches!(kind, Kind::Rcpt { .. })),
-            _ => self.undecided().next().is_none(),
-        };
-        if !may_run {
-            return false;
-        }
-        match parsed {
-            Ok(command) => self.command(command),
+        match Command::parse(line, &self.options) {
+            Ok(command) => self.command(command, line),
             Err(_) if is_http_request(line) => self.close_with(canned::NOT_HTTP),
             Err(error) => {
                 let reply = error.reply();
@@ -79,16 +80,16 @@ impl ServerSession {
                 self.count_error();
             }
         }
-        true
     }
 
-    fn command(&mut self, command: Command<'_>) {
+    /// Runs a command parsed from `line`.
+    fn command(&mut self, command: Command<'_>, line: &Bytes) {
         match command {
             Command::Helo { host } => self.hello(host, Hello::Helo, false),
             Command::Ehlo { host } => self.hello(host, Hello::Ehlo, false),
             Command::Lhlo { host } => self.hello(host, Hello::Ehlo, true),
-            Command::Mail { from, params } => self.mail(from, params),
-            Command::Rcpt { to, params } => self.rcpt(to, params),
+            Command::Mail { from, params } => self.mail(&from, &params, line),
+            Command::Rcpt { to, params } => self.rcpt(&to, &params, line),
             Command::Data => self.data(),
             Command::Bdat { size, last } => self.bdat(size, last),
             Command::Rset => {
@@ -176,7 +177,7 @@ impl ServerSession {
     }
 
     /// MAIL (RFC 5321 section 4.1.1.2).
-    fn mail(&mut self, from: crate::wire::ReversePath<'_>, params: MailParameters<'_>) {
+    fn mail(&mut self, from: &ReversePath<'_>, params: &MailParameters<'_>, line: &Bytes) {
         if self.hello == Hello::None {
             return self.error(canned::NO_HELLO);
         }
@@ -186,11 +187,15 @@ impl ServerSession {
         if self.config.submission && !self.authenticated {
             return self.error(canned::AUTH_REQUIRED);
         }
-        if let Some(refusal) = self.check_mail_parameters(&params) {
+        if let Some(refusal) = self.check_mail_parameters(params) {
             return self.reply(refusal);
         }
+        // `from` was parsed from `line`, so the span is always found.
+        let Some(command) = MailCommand::new(line.clone(), self.options, from) else {
+            return self.reply(canned::INTERNAL_ERROR);
+        };
         let kind = Kind::Mail { body: params.body, smtputf8: params.smtputf8 };
-        self.ask(kind, |ticket| ServerEvent::Mail { ticket, from: from.into_owned(), params: params.into_owned() });
+        self.ask(kind, |ticket| ServerEvent::Mail { ticket, command });
     }
 
     /// Refuses a parameter of an extension that was not offered (`555 5.5.4`, RFC 5321
@@ -229,7 +234,7 @@ impl ServerSession {
     }
 
     /// RCPT (RFC 5321 section 4.1.1.3).
-    fn rcpt(&mut self, to: crate::wire::ForwardPath<'_>, params: RcptParameters<'_>) {
+    fn rcpt(&mut self, to: &ForwardPath<'_>, params: &RcptParameters<'_>, line: &Bytes) {
         if self.hello == Hello::None {
             return self.error(canned::NO_HELLO);
         }
@@ -252,10 +257,13 @@ impl ServerSession {
         if (dsn_params && !dsn) || !params.other.is_empty() {
             return self.reply(canned::PARAMETER_NOT_OFFERED);
         }
+        // `to` was parsed from `line`, so the span is always found.
+        let Some(command) = RcptCommand::new(line.clone(), self.options, to) else {
+            return self.reply(canned::INTERNAL_ERROR);
+        };
         transaction.undecided += 1;
-        let to = to.into_owned();
-        let kind = Kind::Rcpt { lmtp: lmtp.then(|| to.clone()) };
-        self.ask(kind, |ticket| ServerEvent::Rcpt { ticket, to, params: params.into_owned() });
+        let kind = Kind::Rcpt { lmtp: lmtp.then(|| command.clone()) };
+        self.ask(kind, |ticket| ServerEvent::Rcpt { ticket, command });
     }
 
     /// DATA (RFC 5321 section 4.1.1.4).

@@ -4,8 +4,9 @@ use alloc::string::String;
 
 use bytes::Bytes;
 
+use super::envelope::{MailCommand, RcptCommand};
 use crate::sasl::{Credentials, Mechanism};
-use crate::wire::{ForwardPath, Host, MailParameters, RcptParameters, ReversePath};
+use crate::wire::Host;
 
 /// Names one decision the application owes the session. Answer it with
 /// [`ServerSession::accept`](super::ServerSession::accept),
@@ -31,19 +32,15 @@ pub enum ServerEvent {
     Mail {
         /// What to answer.
         ticket: Ticket,
-        /// The sender (`<>` for a bounce).
-        from: ReversePath<'static>,
-        /// Its parameters, already checked against what the server offers.
-        params: MailParameters<'static>,
+        /// The command: the sender ([`MailCommand::from`]) and its parameters.
+        command: MailCommand,
     },
     /// `RCPT TO`: accept to add the recipient (`250 2.1.5`).
     Rcpt {
         /// What to answer.
         ticket: Ticket,
-        /// The recipient.
-        to: ForwardPath<'static>,
-        /// Its parameters.
-        params: RcptParameters<'static>,
+        /// The command: the recipient ([`RcptCommand::to`]) and its parameters.
+        command: RcptCommand,
     },
     /// `DATA`, with at least one recipient accepted: accept to read the body (`354`).
     Data {
@@ -65,8 +62,8 @@ pub enum ServerEvent {
     Delivery {
         /// What to answer.
         ticket: Ticket,
-        /// The recipient.
-        to: ForwardPath<'static>,
+        /// The recipient's `RCPT` command.
+        recipient: RcptCommand,
     },
     /// The transaction ended without a message: say where the partial body went.
     TransactionAborted(AbortReason),

@@ -10,9 +10,11 @@ mod body;
 mod canned;
 mod commands;
 mod config;
+mod envelope;
 mod event;
 mod session;
 
 pub use config::{BareLineEndingPolicy, ServerConfig};
+pub use envelope::{MailCommand, RcptCommand};
 pub use event::{AbortReason, ServerEvent, Ticket};
 pub use session::ServerSession;

@@ -7,12 +7,13 @@ use bytes::{Buf, BufMut, BytesMut};
 
 use super::canned::{self, Canned};
 use super::config::ServerConfig;
+use super::envelope::RcptCommand;
 use super::event::{AbortReason, ServerEvent, Ticket};
 use crate::error::DecisionError;
 use crate::framing::{BareLf, BdatReader, DataDecoder, LineFramer};
 use crate::output::Output;
 use crate::sasl::Mechanism;
-use crate::wire::{BodyType, ForwardPath, ParseOptions, Reply};
+use crate::wire::{BodyType, ParseOptions, Reply};
 
 /// Input the session holds while it waits on the application, beyond one line: a
 /// driver that keeps reading while told [`Output::Pending`] cannot make it grow past
@@ -155,7 +156,7 @@ pub(super) struct Transaction {
     /// Recipients waiting for a decision.
     pub(super) undecided: usize,
     /// LMTP: the accepted recipients, for one reply each after the body.
-    pub(super) lmtp_recipients: Vec<ForwardPath<'static>>,
+    pub(super) lmtp_recipients: Vec<RcptCommand>,
     /// Body octets received so far (all `BDAT` chunks together).
     pub(super) received: u64,
     /// How the body is being sent: `Some(true)` for `BDAT`, `Some(false)` for `DATA`.
@@ -178,7 +179,7 @@ pub(super) enum Owed {
 #[derive(Debug)]
 pub(super) enum Kind {
     Mail { body: Option<BodyType>, smtputf8: bool },
-    Rcpt { lmtp: Option<ForwardPath<'static>> },
+    Rcpt { lmtp: Option<RcptCommand> },
     Data,
     MessageEnd,
     Delivery,
@@ -407,25 +408,36 @@ impl ServerSession {
     }
 
     fn decide(&mut self, ticket: Ticket, reply: Option<Reply>, accept: bool) -> Result<(), DecisionError> {
-        let slot = self.owed.iter_mut().find_map(|owed| match owed {
-            Owed::Decision { ticket: id, kind, decided: decided @ None } if *id == ticket.0 => Some((kind, decided)),
-            _ => None,
-        });
-        let (kind, decided) = slot.ok_or(DecisionError::UnknownTicket)?;
-        let mut encoded = BytesMut::new();
-        match &reply {
-            Some(reply) => {
-                let code = reply.code().get();
-                let fits = if accept { kind.accepts_with(code) } else { code >= 400 };
-                if !fits {
-                    return Err(DecisionError::WrongCode);
-                }
-                reply.encode(&mut encoded).map_err(DecisionError::Encode)?;
+        let index = self
+            .owed
+            .iter()
+            .position(|owed| matches!(owed, Owed::Decision { ticket: id, decided: None, .. } if *id == ticket.0))
+            .ok_or(DecisionError::UnknownTicket)?;
+        let enhanced = self.config.enhanced_status_codes;
+        let Some(Owed::Decision { kind, decided, .. }) = self.owed.get_mut(index) else {
+            return Err(DecisionError::UnknownTicket);
+        };
+        if let Some(reply) = &reply {
+            let code = reply.code().get();
+            let fits = if accept { kind.accepts_with(code) } else { code >= 400 };
+            if !fits {
+                return Err(DecisionError::WrongCode);
             }
-            None => kind.accepted().write(&mut encoded, self.config.enhanced_status_codes),
+        }
+        // The first reply owed goes straight to the output; a later one waits, encoded,
+        // in its place.
+        let mut later = BytesMut::new();
+        let out = if index == 0 { &mut self.out } else { &mut later };
+        match &reply {
+            Some(reply) => reply.encode(out).map_err(DecisionError::Encode)?,
+            None => kind.accepted().write(out, enhanced),
         }
         let kind = core::mem::replace(kind, Kind::Verify);
-        *decided = Some(encoded);
+        if index == 0 {
+            self.owed.pop_front();
+        } else {
+            *decided = Some(later);
+        }
         self.apply(kind, accept);
         self.release();
         Ok(())

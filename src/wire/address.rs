@@ -322,6 +322,33 @@ impl<'a> Mailbox<'a> {
     }
 }
 
+/// Where a [`Mailbox`] borrowed from a line sits in it, so that the line can be kept
+/// (as `Bytes`) and the mailbox read back from it without parsing again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct MailboxSpan {
+    start: usize,
+    end: usize,
+    at: usize,
+}
+
+impl MailboxSpan {
+    /// The span of `mailbox` in `line`, if its text is borrowed from `line`.
+    pub(crate) fn of(mailbox: &Mailbox<'_>, line: &[u8]) -> Option<Self> {
+        let Cow::Borrowed(text) = mailbox.text else { return None };
+        // Addresses compared as numbers, to find where `text` starts inside `line`.
+        let start = (text.as_ptr() as usize).checked_sub(line.as_ptr() as usize)?;
+        let end = start.checked_add(text.len())?;
+        (line.get(start..end) == Some(text.as_bytes())).then_some(Self { start, end, at: mailbox.at })
+    }
+
+    /// The mailbox at this span of `line`, the line it was made from; `None` for any
+    /// other line.
+    pub(crate) fn mailbox<'a>(&self, line: &'a str) -> Option<Mailbox<'a>> {
+        let text = line.get(self.start..self.end)?;
+        (text.as_bytes().get(self.at) == Some(&b'@')).then_some(Mailbox { text: Cow::Borrowed(text), at: self.at })
+    }
+}
+
 impl fmt::Display for Mailbox<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)

@@ -194,10 +194,18 @@ impl Capabilities {
             return Err(ReplyError::Malformed);
         }
         let mut lines = reply.lines();
-        let first = lines.next().unwrap_or("");
+        let mut first = Cow::Borrowed(lines.next().unwrap_or(""));
+        // RFC 2034 section 3: an EHLO reply carries no enhanced status code, so what
+        // looks like one at its start is the server's name (`2.0.0` is a valid domain).
+        if let Some(status) = reply.enhanced() {
+            first = match first.is_empty() {
+                true => Cow::Owned(alloc::format!("{status}")),
+                false => Cow::Owned(alloc::format!("{status} {first}")),
+            };
+        }
         let (domain, greeting) = match first.split_once(' ') {
             Some((domain, greeting)) => (domain, Some(greeting.to_string())),
-            None => (first, None),
+            None => (&*first, None),
         };
         if domain.is_empty() {
             return Err(ReplyError::Malformed);

@@ -11,6 +11,7 @@ mod ehlo;
 mod param;
 mod reply;
 
+pub(crate) use address::MailboxSpan;
 pub use address::{
     AddressLimits, AddressLiteral, Domain, ForwardPath, GeneralLiteral, Host, LocalPart, Mailbox, ReversePath,
 };
@@ -22,7 +23,7 @@ pub use param::{
 pub use reply::{EnhancedStatus, MAX_REPLY_LINE, Reply, ReplyCode, ReplyParser};
 
 /// How strictly to read commands, and the address limits to enforce.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct ParseOptions {
     /// Take RFC 5321 and nothing else. Off by default, as in Postfix
