@@ -318,9 +318,7 @@ fn auth_edge_cases() {
     config.auth_mechanisms = vec![Mechanism::Plain, Mechanism::Login];
     config.plaintext_auth = true;
     let decide = |event: &ServerEvent| match event {
-        ServerEvent::Auth { credentials: smtp_sansio::sasl::Credentials::Password { password, .. }, .. }
-            if password == "wrong" =>
-        {
+        ServerEvent::Auth { credentials, .. } if matches!(&**credentials, smtp_sansio::sasl::Credentials::Password { password, .. } if password == "wrong") => {
             support::server::Verdict::Reject(smtp_sansio::Reply::new(smtp_sansio::ReplyCode::AUTH_FAILED, "Nope"))
         }
         _ => support::server::Verdict::Accept,

@@ -165,7 +165,9 @@ fn xoauth2_and_oauthbearer_hand_the_token_over() {
     let oauthbearer =
         encode_base64(b"n,a=user@example.com,\x01host=server.example.com\x01port=587\x01auth=Bearer tok3n\x01\x01");
     let decide = |event: &ServerEvent| match event {
-        ServerEvent::Auth { credentials: Credentials::Bearer { token, .. }, .. } if token == "tok3n" => Verdict::Accept,
+        ServerEvent::Auth { credentials, .. } if matches!(&**credentials, Credentials::Bearer { token, .. } if token == "tok3n") => {
+            Verdict::Accept
+        }
         ServerEvent::Auth { .. } => Verdict::Reject(Reply::new(ReplyCode::AUTH_FAILED, "5.7.8 Token expired")),
         _ => Verdict::Accept,
     };

@@ -397,6 +397,7 @@ impl ServerSession {
         match credentials {
             Some(credentials) => {
                 let mechanism = exchange.mechanism;
+                let credentials = alloc::boxed::Box::new(credentials);
                 self.ask(Kind::Auth, |ticket| ServerEvent::Auth { ticket, mechanism, credentials });
             }
             None => self.error(canned::BAD_CREDENTIALS_FORMAT),

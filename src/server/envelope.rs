@@ -6,16 +6,33 @@ use core::fmt;
 
 use bytes::Bytes;
 
-use crate::wire::{Command, ForwardPath, MailParameters, MailboxSpan, ParseOptions, RcptParameters, ReversePath};
+use crate::wire::{
+    AddressLimits, Command, ForwardPath, MailParameters, MailboxSpan, ParseOptions, RcptParameters, ReversePath,
+};
 
-/// A command line that parsed, with the options it parsed under.
+/// A command line that parsed, with the options it parsed under (kept small: events
+/// carry this, and a session queues events).
 #[derive(Clone, PartialEq, Eq)]
 struct Line {
     bytes: Bytes,
-    options: ParseOptions,
+    strict: bool,
+    /// The address limits, narrowed: a limit of 4 GiB or more is as good as none for a
+    /// line that is far shorter.
+    limits: [u32; 3],
 }
 
 impl Line {
+    fn new(bytes: Bytes, options: ParseOptions) -> Self {
+        let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let AddressLimits { local_part, domain, path } = options.limits;
+        Self { bytes, strict: options.strict, limits: [narrow(local_part), narrow(domain), narrow(path)] }
+    }
+
+    fn options(&self) -> ParseOptions {
+        let [local_part, domain, path] = self.limits.map(|n| n as usize);
+        ParseOptions { strict: self.strict, limits: AddressLimits { local_part, domain, path } }
+    }
+
     fn text(&self) -> &str {
         // The line parsed as a command, and the parser refuses anything but UTF-8;
         // `Bytes` never changes. So this is never the empty fallback.
@@ -24,7 +41,7 @@ impl Line {
 
     fn parse(&self) -> Option<Command<'_>> {
         // The same bytes and options parsed before, and parsing is deterministic.
-        Command::parse(&self.bytes, &self.options).ok()
+        Command::parse(&self.bytes, &self.options()).ok()
     }
 }
 
@@ -46,7 +63,7 @@ impl MailCommand {
             ReversePath::Null => None,
             ReversePath::Mailbox(mailbox) => Some(MailboxSpan::of(mailbox, &bytes)?),
         };
-        Some(Self { line: Line { bytes, options }, from })
+        Some(Self { line: Line::new(bytes, options), from })
     }
 
     /// The sender, `<>` for a bounce.
@@ -95,7 +112,7 @@ impl RcptCommand {
             ForwardPath::Postmaster => None,
             ForwardPath::Mailbox(mailbox) => Some(MailboxSpan::of(mailbox, &bytes)?),
         };
-        Some(Self { line: Line { bytes, options }, to })
+        Some(Self { line: Line::new(bytes, options), to })
     }
 
     /// The recipient.

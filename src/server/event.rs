@@ -1,5 +1,6 @@
 //! What a server session tells its application.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 
 use bytes::Bytes;
@@ -73,8 +74,8 @@ pub enum ServerEvent {
         ticket: Ticket,
         /// The mechanism used.
         mechanism: Mechanism,
-        /// What the client sent.
-        credentials: Credentials,
+        /// What the client sent (boxed: it is large, and rare).
+        credentials: Box<Credentials>,
     },
     /// `VRFY`: the default answer is `252 2.5.0` (the server will not say).
     Verify {

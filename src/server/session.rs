@@ -1,6 +1,7 @@
 //! The server state machine: its state, the driver-facing methods and the decisions.
 
 use alloc::collections::VecDeque;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use bytes::{Buf, BufMut, BytesMut};
@@ -61,7 +62,8 @@ pub(super) const MAX_UNREAD_INPUT: usize = 1 << 20;
 /// ```
 #[derive(Debug)]
 pub struct ServerSession {
-    pub(super) config: ServerConfig,
+    /// Shared by every session of a server: one copy, however many connections.
+    pub(super) config: Arc<ServerConfig>,
     pub(super) options: ParseOptions,
     pub(super) framer: LineFramer,
     /// Received bytes not yet used.
@@ -223,7 +225,11 @@ pub(super) enum Step {
 impl ServerSession {
     /// A session for a connection that was just accepted. The greeting is the first
     /// output.
-    pub fn new(config: ServerConfig) -> Self {
+    ///
+    /// Pass an `Arc<ServerConfig>` to share one configuration between many sessions; a
+    /// `ServerConfig` works too.
+    pub fn new(config: impl Into<Arc<ServerConfig>>) -> Self {
+        let config = config.into();
         let options = ParseOptions { strict: config.strict, limits: config.address_limits };
         // AUTH lines may be longer than other commands; the cap for the rest is checked
         // once a line is read.
@@ -232,7 +238,7 @@ impl ServerSession {
             options,
             framer,
             input: BytesMut::new(),
-            out: BytesMut::with_capacity(512),
+            out: BytesMut::new(),
             flush: true,
             events: VecDeque::new(),
             owed: VecDeque::new(),

@@ -326,9 +326,10 @@ impl<'a> Mailbox<'a> {
 /// (as `Bytes`) and the mailbox read back from it without parsing again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct MailboxSpan {
-    start: usize,
-    end: usize,
-    at: usize,
+    // Offsets into a command line, which is far shorter than 4 GiB.
+    start: u32,
+    end: u32,
+    at: u32,
 }
 
 impl MailboxSpan {
@@ -338,14 +339,19 @@ impl MailboxSpan {
         // Addresses compared as numbers, to find where `text` starts inside `line`.
         let start = (text.as_ptr() as usize).checked_sub(line.as_ptr() as usize)?;
         let end = start.checked_add(text.len())?;
-        (line.get(start..end) == Some(text.as_bytes())).then_some(Self { start, end, at: mailbox.at })
+        if line.get(start..end) != Some(text.as_bytes()) {
+            return None;
+        }
+        let narrow = |n: usize| u32::try_from(n).ok();
+        Some(Self { start: narrow(start)?, end: narrow(end)?, at: narrow(mailbox.at)? })
     }
 
     /// The mailbox at this span of `line`, the line it was made from; `None` for any
     /// other line.
     pub(crate) fn mailbox<'a>(&self, line: &'a str) -> Option<Mailbox<'a>> {
-        let text = line.get(self.start..self.end)?;
-        (text.as_bytes().get(self.at) == Some(&b'@')).then_some(Mailbox { text: Cow::Borrowed(text), at: self.at })
+        let (start, end, at) = (self.start as usize, self.end as usize, self.at as usize);
+        let text = line.get(start..end)?;
+        (text.as_bytes().get(at) == Some(&b'@')).then_some(Mailbox { text: Cow::Borrowed(text), at })
     }
 }
 
