@@ -571,3 +571,48 @@ fn decisions_in_any_order_give_replies_in_command_order() {
          250 2.1.5 Recipient OK\r\n550 no r3\r\n250 2.0.0 OK\r\n"
     );
 }
+
+#[test]
+fn input_flood_while_a_decision_is_pending_closes_with_bounded_memory() {
+    let mut session = ServerSession::new(config());
+    session.handle_input(b"HELO c.example\r\nMAIL FROM:<a@example.net>\r\n");
+    let mut sent = Vec::new();
+    // Drain until the session waits, and leave the MAIL decision pending.
+    loop {
+        match session.poll_output() {
+            Output::Transmit(bytes) => sent.extend_from_slice(&bytes),
+            Output::Event(_) => {}
+            Output::Wait(_) | Output::Pending => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    // A driver that keeps reading anyway: the session stops holding input.
+    let flood = vec![b'N'; 64 * 1024];
+    for _ in 0..40 {
+        session.handle_input(&flood);
+        assert!(session.buffered_input() <= (1 << 20) + 12288);
+    }
+    loop {
+        match session.poll_output() {
+            Output::Transmit(bytes) => sent.extend_from_slice(&bytes),
+            Output::Closed => break,
+            Output::Event(_) | Output::Pending => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(String::from_utf8(sent).unwrap().ends_with("421 4.7.0 Too much input while busy, closing connection\r\n"));
+}
+
+#[test]
+fn trace_protocol_follows_greeting_tls_and_auth() {
+    use smtp_sansio::wire::TraceProtocol;
+    let mut session = ServerSession::new(config());
+    assert_eq!(session.trace_protocol(), TraceProtocol::Smtp);
+    session.handle_input(b"EHLO c.example\r\n");
+    while !matches!(session.poll_output(), Output::Wait(_)) {}
+    assert_eq!(session.trace_protocol().as_str(), "ESMTP");
+    session.tls_established();
+    session.handle_input(b"EHLO c.example\r\n");
+    while !matches!(session.poll_output(), Output::Wait(_)) {}
+    assert_eq!(session.trace_protocol().as_str(), "ESMTPS");
+}

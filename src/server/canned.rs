@@ -72,6 +72,7 @@ canned! {
     DATA_GO = 354 2 . 0 . 0 "End data with <CR><LF>.<CR><LF>";
     TIMEOUT = 421 4 . 4 . 2 "Timeout, closing connection";
     TOO_MANY_ERRORS = 421 4 . 7 . 0 "Too many errors, closing connection";
+    INPUT_FLOOD = 421 4 . 7 . 0 "Too much input while busy, closing connection";
     NOT_HTTP = 421 4 . 7 . 0 "This is an SMTP server, closing connection";
     INTERNAL_ERROR = 451 4 . 3 . 0 "Internal error";
     TOO_MANY_RECIPIENTS = 452 4 . 5 . 3 "Too many recipients";

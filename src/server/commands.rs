@@ -113,7 +113,7 @@ impl ServerSession {
                 self.synchronise();
             }
             Command::Quit => {
-                self.abort_transaction(AbortReason::Eof);
+                self.abort_transaction(AbortReason::Quit);
                 self.close_with(canned::BYE);
             }
             Command::StartTls => self.starttls(),

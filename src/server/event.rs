@@ -111,6 +111,8 @@ pub enum AbortReason {
     BareLineEnding,
     /// The peer closed the connection.
     Eof,
+    /// `QUIT`.
+    Quit,
     /// The peer went quiet (`421 4.4.2`).
     Timeout,
     /// The session closed for too many errors, or the application closed it.

@@ -14,7 +14,7 @@ use crate::error::DecisionError;
 use crate::framing::{BareLf, BdatReader, DataDecoder, LineFramer};
 use crate::output::Output;
 use crate::sasl::Mechanism;
-use crate::wire::{BodyType, ParseOptions, Reply};
+use crate::wire::{BodyType, ParseOptions, Reply, TraceProtocol};
 
 /// Input the session holds while it waits on the application, beyond one line: a
 /// driver that keeps reading while told [`Output::Pending`] cannot make it grow past
@@ -269,7 +269,7 @@ impl ServerSession {
         }
         if self.input.len() + bytes.len() > MAX_UNREAD_INPUT + self.framer.max_line() {
             self.abort_transaction(AbortReason::Closed);
-            self.close_with(canned::TOO_MANY_ERRORS);
+            self.abandon(canned::INPUT_FLOOD);
             return;
         }
         self.input.extend_from_slice(bytes);
@@ -288,7 +288,7 @@ impl ServerSession {
             return;
         }
         self.abort_transaction(AbortReason::Timeout);
-        self.close_with(canned::TIMEOUT);
+        self.abandon(canned::TIMEOUT);
     }
 
     /// The TLS handshake asked for by [`Output::StartTls`] completed. Everything the
@@ -316,6 +316,18 @@ impl ServerSession {
     /// Whether the client has authenticated.
     pub fn is_authenticated(&self) -> bool {
         self.authenticated
+    }
+
+    /// The `WITH` protocol for the `Received:` field of a message received now
+    /// ([`Received`](crate::wire::Received)): `SMTP` after `HELO`, else `ESMTP` or `LMTP`
+    /// with RFC 3848's `S` (TLS) and `A` (AUTH) suffixes.
+    pub fn trace_protocol(&self) -> TraceProtocol {
+        let (tls, authenticated) = (self.tls, self.authenticated);
+        match self.hello {
+            Hello::Helo | Hello::None if !self.config.lmtp => TraceProtocol::Smtp,
+            _ if self.config.lmtp => TraceProtocol::Lmtp { tls, authenticated },
+            _ => TraceProtocol::Esmtp { tls, authenticated },
+        }
     }
 
     /// Bytes received and held, not yet used: at most one command line (or one read
@@ -553,8 +565,22 @@ impl ServerSession {
         self.errors += 1;
         if self.errors >= self.config.max_errors {
             self.abort_transaction(AbortReason::Closed);
-            self.close_with(canned::TOO_MANY_ERRORS);
+            self.abandon(canned::TOO_MANY_ERRORS);
         }
+    }
+
+    /// Closes now with `reply` (`421`), without waiting for the decisions still owed:
+    /// RFC 5321 section 3.8 lets a server do that at any time. Replies that were ready
+    /// go out first; the rest are dropped, and their tickets are no longer awaited.
+    pub(super) fn abandon(&mut self, reply: Canned) {
+        while let Some(Owed::Ready(len)) = self.owed.front() {
+            let len = *len;
+            self.out.unsplit(self.held.split_to(len));
+            self.owed.pop_front();
+        }
+        self.owed.clear();
+        self.held.clear();
+        self.close_with(reply);
     }
 
     /// Answers with `reply` and closes once every owed reply is out.

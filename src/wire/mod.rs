@@ -10,6 +10,7 @@ mod command;
 mod ehlo;
 mod param;
 mod reply;
+mod trace;
 
 pub(crate) use address::MailboxSpan;
 pub use address::{
@@ -21,6 +22,7 @@ pub use param::{
     BodyType, ByMode, DeliverBy, Hold, MailParameters, Notify, Orcpt, Parameter, RcptParameters, Ret, XText,
 };
 pub use reply::{EnhancedStatus, MAX_REPLY_LINE, Reply, ReplyCode, ReplyParser};
+pub use trace::{Received, TraceProtocol, return_path};
 
 /// How strictly to read commands, and the address limits to enforce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
