@@ -529,3 +529,122 @@ pub fn capabilities(data: &[u8]) {
     let second = Capabilities::from_reply(&rebuilt);
     assert_eq!(second.as_ref(), Ok(&first), "capabilities from {reply:?} do not survive to_reply: {rebuilt:?}");
 }
+
+/// `server_session`: a whole server session under random input and random chunking.
+///
+/// The options byte picks the configuration: bit 0 LMTP, bit 1 STARTTLS offered, bit 2
+/// AUTH (PLAIN, LOGIN) allowed in plaintext, bit 3 strict envelopes, bits 4-5 the bare
+/// line ending policy, bit 6 tiny limits (3 recipients, 200-octet messages, 5 errors),
+/// bit 7 the application rejects every other decision.
+///
+/// Invariants: the session never panics; whole, split and bytewise feeding give the
+/// same replies and events; everything it transmits parses as replies with nothing
+/// left over; it holds at most about 1 MiB of input; and after the input ends it
+/// closes within a bounded number of steps.
+pub fn server_session(data: &[u8]) {
+    use smtp_sansio::server::{BareLineEndingPolicy, ServerConfig};
+    let stream = Stream::new(data);
+    let options = stream.options;
+    let mut config = ServerConfig::new("mx.example.org");
+    config.lmtp = options & 1 != 0;
+    config.starttls = options & 2 != 0;
+    if options & 4 != 0 {
+        config.auth_mechanisms = vec![smtp_sansio::sasl::Mechanism::Plain, smtp_sansio::sasl::Mechanism::Login];
+        config.plaintext_auth = true;
+    }
+    config.strict = options & 8 != 0;
+    config.bare_line_endings = match options >> 4 & 3 {
+        0 => BareLineEndingPolicy::Reject,
+        1 => BareLineEndingPolicy::Normalize,
+        _ => BareLineEndingPolicy::Pass,
+    };
+    if options & 64 != 0 {
+        config.max_recipients = 3;
+        config.max_message_size = Some(200);
+        config.max_errors = 5;
+    }
+    let reject_some = options & 128 != 0;
+    let mut runs = stream.feeds().into_iter().map(|(name, pieces)| (name, run_server(&config, &pieces, reject_some)));
+    let (_, expected) = runs.next().expect("three feeds");
+    for (name, run) in runs {
+        assert_eq!(run, expected, "{name} feeding differs from whole");
+    }
+    let mut sent = BytesMut::from(expected.0.as_slice());
+    let mut parser = ReplyParser::new();
+    while let Some(reply) = parser.parse(&mut sent) {
+        if let Err(error) = reply {
+            panic!("the server sent an invalid reply ({error}): {:?}", String::from_utf8_lossy(&expected.0));
+        }
+    }
+    assert!(sent.is_empty(), "the server sent a partial reply: {:?}", String::from_utf8_lossy(&sent));
+}
+
+/// (bytes sent, events as `Ok(debug text)`, with each run of body chunks joined into
+/// one `Err(body)`: where chunks split depends on the feeding).
+type ServerRun = (Vec<u8>, Vec<Result<String, Vec<u8>>>);
+
+fn run_server(config: &smtp_sansio::server::ServerConfig, pieces: &[&[u8]], reject_some: bool) -> ServerRun {
+    use smtp_sansio::Output;
+    use smtp_sansio::server::{ServerEvent, ServerSession};
+    let mut session = ServerSession::new(config.clone());
+    let mut pieces = pieces.iter();
+    let (mut sent, mut events): ServerRun = (Vec::new(), Vec::new());
+    let mut decisions = 0u64;
+    let mut after_eof = 0;
+    for _ in 0..1_000_000 {
+        assert!(session.buffered_input() <= (1 << 20) + 12288, "input held without bound");
+        match session.poll_output() {
+            Output::Transmit(bytes) => {
+                assert!(!bytes.is_empty(), "empty Transmit");
+                sent.extend_from_slice(&bytes);
+            }
+            Output::Event(ServerEvent::BodyChunk(chunk)) => {
+                assert!(!chunk.is_empty(), "empty body chunk");
+                match events.last_mut() {
+                    Some(Err(body)) => body.extend_from_slice(&chunk),
+                    _ => events.push(Err(chunk.to_vec())),
+                }
+            }
+            Output::Event(event) => {
+                let ticket = match &event {
+                    ServerEvent::Mail { ticket, .. }
+                    | ServerEvent::Rcpt { ticket, .. }
+                    | ServerEvent::Data { ticket }
+                    | ServerEvent::MessageEnd { ticket }
+                    | ServerEvent::Delivery { ticket, .. }
+                    | ServerEvent::Auth { ticket, .. }
+                    | ServerEvent::Verify { ticket, .. }
+                    | ServerEvent::Expand { ticket, .. } => Some(*ticket),
+                    _ => None,
+                };
+                events.push(Ok(format!("{event:?}")));
+                if let Some(ticket) = ticket {
+                    decisions += 1;
+                    let result = match reject_some && decisions.is_multiple_of(2) {
+                        true => session.reject(ticket, Reply::new(ReplyCode::MAILBOX_UNAVAILABLE, "no")),
+                        false => session.accept(ticket),
+                    };
+                    result.expect("a fresh ticket takes a decision");
+                }
+            }
+            Output::StartTls => {
+                events.push(Ok("StartTls".into()));
+                for piece in pieces.by_ref() {
+                    session.handle_input(piece);
+                }
+                session.tls_established();
+            }
+            Output::Wait(_) => match pieces.next() {
+                Some(piece) => session.handle_input(piece),
+                None => {
+                    after_eof += 1;
+                    assert!(after_eof < 3, "the session waits for input after end of input");
+                    session.handle_eof();
+                }
+            },
+            Output::Pending => panic!("Pending with every decision made"),
+            Output::Closed => return (sent, events),
+        }
+    }
+    panic!("the session did not close");
+}

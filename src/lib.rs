@@ -9,6 +9,10 @@
 //!
 //! # Layers
 //!
+//! * [`server`]: [`ServerSession`](server::ServerSession), a whole SMTP, ESMTP or
+//!   LMTP connection from the server's side: sequencing, replies, limits, bodies,
+//!   STARTTLS and AUTH, with the application deciding through events.
+//! * [`sasl`]: the AUTH mechanisms' messages and base64.
 //! * [`wire`]: the grammar of RFC 5321 and its extensions, in both directions.
 //!   The server parses [`Command`]s and encodes [`Reply`]s; the client does the
 //!   opposite. `parse(encode(x)) == x` holds for every type, and is tested.
@@ -20,10 +24,59 @@
 //!
 //! # The driver loop
 //!
-//! Everything is incremental, so the loop that feeds it is the same whatever
-//! the transport: append what arrived, take out every complete item, and ask
-//! for more. Here a server reads pipelined commands and a message body that
-//! arrive in arbitrary pieces:
+//! A session is driven by one loop, the same for every runtime: drain
+//! [`poll_output`](server::ServerSession::poll_output) until it asks for input, and
+//! hand the application's decisions back through the session's methods. Here the
+//! "socket" is a list of reads and a `Vec` of what was written:
+//!
+//! ```
+//! use smtp_sansio::server::{ServerConfig, ServerEvent, ServerSession};
+//! use smtp_sansio::{Output, Reply, ReplyCode};
+//!
+//! let mut reads: Vec<&[u8]> = vec![
+//!     b"EHLO client.example\r\nMAIL FROM:<alice@example.net>\r\nRCPT TO:<bob@example.org>\r\n",
+//!     b"RCPT TO:<nobody@example.org>\r\nDATA\r\n",
+//!     b"Subject: hi\r\n\r\nHello, Bob.\r\n.\r\nQUIT\r\n",
+//! ];
+//! reads.reverse();
+//! let mut session = ServerSession::new(ServerConfig::new("mx.example.org"));
+//! let (mut written, mut message) = (Vec::new(), Vec::new());
+//! loop {
+//!     match session.poll_output() {
+//!         Output::Transmit(bytes) => written.extend_from_slice(&bytes), // socket.write_all
+//!         Output::Event(event) => match event {
+//!             // Decisions: now, or after an async lookup.
+//!             ServerEvent::Rcpt { ticket, command } if command.to().to_string().contains("nobody") => {
+//!                 session.reject(ticket, Reply::new(ReplyCode::MAILBOX_UNAVAILABLE, "5.1.1 No such user")).unwrap();
+//!             }
+//!             ServerEvent::MessageEnd { ticket } => {
+//!                 session.accept_with(ticket, Reply::new(ReplyCode::OK, "Queued as 4VqZ1k")).unwrap();
+//!             }
+//!             ServerEvent::Mail { ticket, .. } | ServerEvent::Rcpt { ticket, .. } | ServerEvent::Data { ticket } => {
+//!                 session.accept(ticket).unwrap();
+//!             }
+//!             ServerEvent::BodyChunk(chunk) => message.extend_from_slice(&chunk),
+//!             _ => {}
+//!         },
+//!         Output::StartTls => unreachable!("STARTTLS is not offered here"),
+//!         Output::Wait(_timeout) => match reads.pop() {
+//!             Some(read) => session.handle_input(read), // a read that returned bytes
+//!             None => session.handle_eof(),            // the read returned 0
+//!         },
+//!         Output::Pending => unreachable!("every decision above is made at once"),
+//!         Output::Closed => break,
+//!     }
+//! }
+//! assert_eq!(message, b"Subject: hi\r\n\r\nHello, Bob.\r\n");
+//! let written = String::from_utf8(written).unwrap();
+//! assert!(written.contains("550 5.1.1 No such user\r\n354 "));
+//! assert!(written.ends_with("250 Queued as 4VqZ1k\r\n221 2.0.0 Bye\r\n"));
+//! ```
+//!
+//! The wire layer below is incremental in the same way, and can be driven on its
+//! own: append what arrived, take out every complete item, and ask for more. Here a
+//! server reads pipelined commands and a message body that arrive in arbitrary
+//! pieces:
 //!
 //! ```
 //! use bytes::BytesMut;

@@ -66,3 +66,8 @@ fn line_framer() {
 fn capabilities() {
     replay("capabilities", checks::capabilities);
 }
+
+#[test]
+fn server_session() {
+    replay("server_session", checks::server_session);
+}
