@@ -107,8 +107,10 @@ impl ServerSession {
             self.ask(Kind::MessageEnd, |ticket| ServerEvent::MessageEnd { ticket });
             return;
         }
-        for recipient in transaction.lmtp_recipients {
-            self.ask(Kind::Delivery, |ticket| ServerEvent::Delivery { ticket, recipient });
+        for (_, recipient, accepted) in transaction.lmtp_recipients {
+            if accepted {
+                self.ask(Kind::Delivery, |ticket| ServerEvent::Delivery { ticket, recipient });
+            }
         }
     }
 }

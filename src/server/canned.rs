@@ -2,21 +2,18 @@
 
 use bytes::{BufMut, BytesMut};
 
-/// A reply known when the crate is compiled: code, enhanced status code (RFC 3463) and
-/// text. Written straight into the output, with no allocation.
+/// A reply known when the crate is compiled, as the bytes of its line: with its
+/// enhanced status code (RFC 3463) and without. Written with one copy, no allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Canned {
-    pub(crate) code: u16,
-    pub(crate) status: (u8, u16, u16),
-    pub(crate) text: &'static str,
+    enhanced: &'static str,
+    plain: &'static str,
 }
 
 impl Canned {
-    /// Writes the reply as one line; the enhanced code only if `enhanced`, and never on
-    /// a 3xx reply (RFC 2034 section 3 gives them none).
+    /// Writes the reply line, with its enhanced status code if `enhanced`.
     pub(crate) fn write(&self, out: &mut BytesMut, enhanced: bool) {
-        let status = (enhanced && self.code / 100 != 3).then_some(self.status);
-        write_line(out, self.code, b' ', status, self.text);
+        out.put_slice(if enhanced { self.enhanced } else { self.plain }.as_bytes());
     }
 }
 
@@ -53,9 +50,16 @@ pub(crate) fn decimal(mut value: u64, buffer: &mut [u8; 20]) -> &[u8] {
 
 macro_rules! canned {
     ($($(#[$doc:meta])* $name:ident = $code:literal $class:literal . $subject:literal . $detail:literal $text:literal;)*) => {
-        $($(#[$doc])* pub(crate) const $name: Canned = Canned { code: $code, status: ($class, $subject, $detail), text: $text };)*
+        $($(#[$doc])* pub(crate) const $name: Canned = Canned {
+            enhanced: concat!($code, " ", $class, ".", $subject, ".", $detail, " ", $text, "\r\n"),
+            plain: concat!($code, " ", $text, "\r\n"),
+        };)*
     };
 }
+
+/// `354` never carries an enhanced status code (RFC 2034 section 3 gives 3xx none).
+pub(crate) const DATA_GO: Canned =
+    Canned { enhanced: "354 End data with <CR><LF>.<CR><LF>\r\n", plain: "354 End data with <CR><LF>.<CR><LF>\r\n" };
 
 canned! {
     OK = 250 2 . 0 . 0 "OK";
@@ -68,8 +72,6 @@ canned! {
     BYE = 221 2 . 0 . 0 "Bye";
     AUTH_OK = 235 2 . 7 . 0 "Authentication succeeded";
     TLS_GO = 220 2 . 0 . 0 "Ready to start TLS";
-    /// Its enhanced code is never written: see [`Canned::write`].
-    DATA_GO = 354 2 . 0 . 0 "End data with <CR><LF>.<CR><LF>";
     TIMEOUT = 421 4 . 4 . 2 "Timeout, closing connection";
     TOO_MANY_ERRORS = 421 4 . 7 . 0 "Too many errors, closing connection";
     INPUT_FLOOD = 421 4 . 7 . 0 "Too much input while busy, closing connection";

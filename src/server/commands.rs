@@ -56,7 +56,7 @@ impl ServerSession {
     fn may_run(&self, line: &[u8]) -> bool {
         let mut undecided = self.undecided().peekable();
         undecided.peek().is_none()
-            || (starts_with_ignore_case(line, b"RCPT ") && undecided.all(|kind| matches!(kind, Kind::Rcpt { .. })))
+            || (starts_with_ignore_case(line, b"RCPT ") && undecided.all(|kind| matches!(kind, Kind::Rcpt)))
     }
 
     /// Runs one command line, CRLF removed.
@@ -262,8 +262,11 @@ impl ServerSession {
             return self.reply(canned::INTERNAL_ERROR);
         };
         transaction.undecided += 1;
-        let kind = Kind::Rcpt { lmtp: lmtp.then(|| command.clone()) };
-        self.ask(kind, |ticket| ServerEvent::Rcpt { ticket, command });
+        let lmtp_copy = lmtp.then(|| command.clone());
+        let ticket = self.ask(Kind::Rcpt, |ticket| ServerEvent::Rcpt { ticket, command });
+        if let (Some(command), Some(transaction)) = (lmtp_copy, &mut self.transaction) {
+            transaction.lmtp_recipients.push((ticket.0, command, false));
+        }
     }
 
     /// DATA (RFC 5321 section 4.1.1.4).
@@ -278,7 +281,9 @@ impl ServerSession {
         };
         match refusal {
             Some(refusal) => self.error(refusal),
-            None => self.ask(Kind::Data, |ticket| ServerEvent::Data { ticket }),
+            None => {
+                self.ask(Kind::Data, |ticket| ServerEvent::Data { ticket });
+            }
         }
         self.synchronise();
     }

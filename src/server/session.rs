@@ -157,8 +157,9 @@ pub(super) struct Transaction {
     pub(super) recipients: usize,
     /// Recipients waiting for a decision.
     pub(super) undecided: usize,
-    /// LMTP: the accepted recipients, for one reply each after the body.
-    pub(super) lmtp_recipients: Vec<RcptCommand>,
+    /// LMTP: each recipient with the ticket that decides it, and whether it was
+    /// accepted, for one reply per accepted recipient after the body.
+    pub(super) lmtp_recipients: Vec<(u64, RcptCommand, bool)>,
     /// Body octets received so far (all `BDAT` chunks together).
     pub(super) received: u64,
     /// How the body is being sent: `Some(true)` for `BDAT`, `Some(false)` for `DATA`.
@@ -177,11 +178,12 @@ pub(super) enum Owed {
     Ready(usize),
 }
 
-/// What a ticket decides, and what the session needs to act on the decision.
-#[derive(Debug)]
+/// What a ticket decides, and what the session needs to act on the decision. Small
+/// and `Copy`: the reply queue holds one per decision.
+#[derive(Debug, Clone, Copy)]
 pub(super) enum Kind {
     Mail { body: Option<BodyType>, smtputf8: bool },
-    Rcpt { lmtp: Option<RcptCommand> },
+    Rcpt,
     Data,
     MessageEnd,
     Delivery,
@@ -194,7 +196,7 @@ impl Kind {
     fn accepted(&self) -> Canned {
         match self {
             Self::Mail { .. } => canned::SENDER_OK,
-            Self::Rcpt { .. } => canned::RECIPIENT_OK,
+            Self::Rcpt => canned::RECIPIENT_OK,
             Self::Data => canned::DATA_GO,
             Self::MessageEnd | Self::Delivery => canned::MESSAGE_ACCEPTED,
             Self::Auth => canned::AUTH_OK,
@@ -450,19 +452,19 @@ impl ServerSession {
             Some(reply) => reply.encode(out).map_err(DecisionError::Encode)?,
             None => kind.accepted().write(out, enhanced),
         }
-        let kind = core::mem::replace(kind, Kind::Verify);
+        let kind = *kind;
         if index == 0 {
             self.owed.pop_front();
         } else {
             *decided = Some(later);
         }
-        self.apply(kind, accept);
+        self.apply(ticket.0, kind, accept);
         self.release();
         Ok(())
     }
 
     /// What a decision changes.
-    fn apply(&mut self, kind: Kind, accept: bool) {
+    fn apply(&mut self, ticket: u64, kind: Kind, accept: bool) {
         match kind {
             Kind::Mail { body, smtputf8 } if accept => {
                 self.transaction = Some(Transaction {
@@ -476,12 +478,14 @@ impl ServerSession {
                     refused: None,
                 });
             }
-            Kind::Rcpt { lmtp } => {
+            Kind::Rcpt => {
                 if let Some(transaction) = &mut self.transaction {
                     transaction.undecided -= 1;
                     if accept {
                         transaction.recipients += 1;
-                        transaction.lmtp_recipients.extend(lmtp);
+                        if let Some(entry) = transaction.lmtp_recipients.iter_mut().find(|entry| entry.0 == ticket) {
+                            entry.2 = true;
+                        }
                     }
                 }
             }
@@ -522,11 +526,12 @@ impl ServerSession {
     }
 
     /// Starts a decision: the event goes out now, its reply's place is kept.
-    pub(super) fn ask(&mut self, kind: Kind, event: impl FnOnce(Ticket) -> ServerEvent) {
+    pub(super) fn ask(&mut self, kind: Kind, event: impl FnOnce(Ticket) -> ServerEvent) -> Ticket {
         let ticket = self.next_ticket;
         self.next_ticket += 1;
         self.owed.push_back(Owed::Decision { ticket, kind, decided: None });
         self.events.push_back(event(Ticket(ticket)));
+        Ticket(ticket)
     }
 
     /// Whether any decision is still awaited.
