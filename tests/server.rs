@@ -154,3 +154,104 @@ fn unknown_commands_and_bad_arguments() {
         &accept_all,
     );
 }
+
+#[test]
+fn every_decision_can_be_refused_and_the_session_carries_on() {
+    let decide = |event: &ServerEvent| {
+        let no = |code: u16, text: &'static str| Verdict::Reject(Reply::new(ReplyCode::new(code).unwrap(), text));
+        match event {
+            ServerEvent::Mail { command, .. } if command.from().to_string().contains("spammer") => {
+                no(550, "5.7.1 Sender refused")
+            }
+            ServerEvent::Data { .. } => no(451, "4.3.0 Try again later"),
+            ServerEvent::Verify { target, .. } if target == "root" => {
+                Verdict::AcceptWith(Reply::new(ReplyCode::OK, "Root <root@example.org>"))
+            }
+            ServerEvent::Expand { .. } => no(550, "5.7.1 Not allowed"),
+            _ => Verdict::Accept,
+        }
+    };
+    check_transcript(
+        &config(),
+        "
+        S: 220 mx.example.org ESMTP ready
+        C: HELO -bad-.example
+        S: 501 5.5.4 syntax error in parameters or arguments
+        C: HELO client.example.net
+        S: 250 mx.example.org
+        C: MAIL FROM:<spammer@example.net>
+        S: 550 5.7.1 Sender refused
+        C: RCPT TO:<b@example.org>
+        S: 503 5.5.1 Send MAIL first
+        C: MAIL FROM:<a@example.net>
+        S: 250 2.1.0 Sender OK
+        C: RCPT TO:<b@example.org>
+        S: 250 2.1.5 Recipient OK
+        C: DATA
+        S: 451 4.3.0 Try again later
+        C: VRFY root
+        S: 250 Root <root@example.org>
+        C: VRFY someone
+        S: 252 2.5.0 Cannot verify the user, but will try delivery
+        C: EXPN staff
+        S: 550 5.7.1 Not allowed
+        C: RSET
+        S: 250 2.0.0 Reset
+        C: QUIT
+        S: 221 2.0.0 Bye",
+        &decide,
+    );
+}
+
+#[test]
+fn a_rejected_message_ends_the_transaction() {
+    let decide = |event: &ServerEvent| match event {
+        ServerEvent::MessageEnd { .. } => Verdict::Reject(Reply::new(ReplyCode::TRANSACTION_FAILED, "5.7.1 Spam")),
+        _ => Verdict::Accept,
+    };
+    let run = check_transcript(
+        &config(),
+        "
+        S: 220 mx.example.org ESMTP ready
+        C: HELO client.example.net
+        S: 250 mx.example.org
+        C: MAIL FROM:<a@example.net>
+        S: 250 2.1.0 Sender OK
+        C: RCPT TO:<b@example.org>
+        S: 250 2.1.5 Recipient OK
+        C: DATA
+        S: 354 End data with <CR><LF>.<CR><LF>
+        C: buy now
+        C: .
+        S: 554 5.7.1 Spam
+        C: RCPT TO:<b@example.org>
+        S: 503 5.5.1 Send MAIL first
+        C: QUIT
+        S: 221 2.0.0 Bye",
+        &decide,
+    );
+    assert!(!run.events.iter().any(|e| matches!(e, Seen::Event(text) if text.starts_with("TransactionAborted"))));
+}
+
+#[test]
+fn decisions_with_the_wrong_code_are_refused_locally() {
+    use smtp_sansio::server::ServerSession;
+    use smtp_sansio::{DecisionError, Output};
+    let mut session = ServerSession::new(config());
+    session.handle_input(b"HELO c.example\r\nMAIL FROM:<a@example.net>\r\n");
+    let ticket = loop {
+        match session.poll_output() {
+            Output::Event(ServerEvent::Mail { ticket, .. }) => break ticket,
+            Output::Transmit(_) | Output::Event(_) => {}
+            other => panic!("{other:?}"),
+        }
+    };
+    let ok = Reply::new(ReplyCode::OK, "fine");
+    let no = Reply::new(ReplyCode::MAILBOX_UNAVAILABLE, "no");
+    assert_eq!(session.reject(ticket, ok.clone()), Err(DecisionError::WrongCode));
+    assert_eq!(session.accept_with(ticket, no), Err(DecisionError::WrongCode));
+    let injected = Reply::new(ReplyCode::OK, "fine\r\n250 injected");
+    assert!(matches!(session.accept_with(ticket, injected), Err(DecisionError::Encode(_))));
+    assert_eq!(session.accept_with(ticket, ok.clone()), Ok(()));
+    assert_eq!(session.accept_with(ticket, ok), Err(DecisionError::UnknownTicket));
+}

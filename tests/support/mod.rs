@@ -2,6 +2,7 @@
 //! each incremental piece of the crate makes of them.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod conversation;
 pub mod server;
 
 use bytes::BytesMut;
