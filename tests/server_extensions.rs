@@ -63,6 +63,10 @@ fn bdat_chunks_make_one_message() {
 fn bdat_and_data_do_not_mix_and_binarymime_needs_bdat() {
     let mut config = config();
     config.binary_mime = true;
+    let decide = |event: &ServerEvent| match event {
+        ServerEvent::Data { .. } => Verdict::Reject(Reply::new(ReplyCode::LOCAL_ERROR, "4.3.0 Not now")),
+        _ => Verdict::Accept,
+    };
     check_transcript(
         &config,
         "S: 220 mx.example.org ESMTP ready
@@ -95,9 +99,18 @@ fn bdat_and_data_do_not_mix_and_binarymime_needs_bdat() {
         C: BDAT 2 LAST
         C:
         S: 250 2.0.0 Message accepted
+        C: MAIL FROM:<a@example.net>
+        S: 250 2.1.0 Sender OK
+        C: RCPT TO:<b@example.org>
+        S: 250 2.1.5 Recipient OK
+        C: DATA
+        S: 451 4.3.0 Not now
+        C: BDAT 3 LAST
+        C: x
+        S: 503 5.5.1 BDAT cannot follow DATA in one transaction
         C: QUIT
         S: 221 2.0.0 Bye",
-        &accept_all,
+        &decide,
     );
 }
 

@@ -85,6 +85,7 @@ canned! {
     NO_MAIL = 503 5 . 5 . 1 "Send MAIL first";
     NO_RECIPIENTS = 554 5 . 5 . 1 "No valid recipients";
     RCPT_AFTER_BODY = 503 5 . 5 . 1 "RCPT cannot follow message data";
+    BDAT_AFTER_DATA = 503 5 . 5 . 1 "BDAT cannot follow DATA in one transaction";
     DATA_AFTER_BDAT = 503 5 . 5 . 1 "DATA cannot follow BDAT in one transaction";
     BINARY_NEEDS_BDAT = 503 5 . 5 . 1 "BODY=BINARYMIME needs BDAT";
     AUTH_IN_TRANSACTION = 503 5 . 5 . 1 "AUTH not allowed in a transaction";

@@ -282,6 +282,10 @@ impl ServerSession {
         match refusal {
             Some(refusal) => self.error(refusal),
             None => {
+                // The transaction uses DATA now, accepted or not (RFC 3030 section 3).
+                if let Some(transaction) = &mut self.transaction {
+                    transaction.chunked = Some(false);
+                }
                 self.ask(Kind::Data, |ticket| ServerEvent::Data { ticket });
             }
         }
@@ -298,6 +302,7 @@ impl ServerSession {
             None if self.hello == Hello::None => Some(canned::NO_HELLO),
             None => Some(canned::NO_MAIL),
             Some(transaction) if transaction.recipients == 0 => Some(canned::NO_RECIPIENTS),
+            Some(transaction) if transaction.chunked == Some(false) => Some(canned::BDAT_AFTER_DATA),
             Some(transaction) => {
                 transaction.chunked = Some(true);
                 // A chunk that would take the message past the limit ends it (RFC 1870

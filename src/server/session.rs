@@ -490,9 +490,6 @@ impl ServerSession {
                 }
             }
             Kind::Data if accept => {
-                if let Some(transaction) = &mut self.transaction {
-                    transaction.chunked = Some(false);
-                }
                 // Refusing uses the normalising decoder too: it hands out the bytes
                 // before a bare ending separately from the ending itself.
                 let decoder = match self.config.bare_line_endings {
