@@ -9,8 +9,8 @@ use super::session::{AuthExchange, BdatBody, Hello, Kind, Phase, ServerSession, 
 use crate::framing::{BdatReader, Framed};
 use crate::sasl::{self, Mechanism};
 use crate::wire::{
-    BodyType, Capabilities, Capability, Command, ForwardPath, Host, InitialResponse, MailParameters, RcptParameters,
-    ReversePath,
+    BodyType, Capabilities, Capability, Command, ForwardPath, Host, InitialResponse, MailParameters, MailboxSpan,
+    RcptParameters, ReversePath,
 };
 
 impl ServerSession {
@@ -36,10 +36,24 @@ impl ServerSession {
                 if !self.may_run(&self.input[..len]) {
                     return Step::Blocked;
                 }
-                // The line goes on as a slice of the input, which events can keep.
-                let mut line = self.input.split_to(consumed).freeze();
-                line.truncate(len);
-                self.line(&line);
+                if is_envelope(&self.input[..len]) {
+                    // MAIL and RCPT go to the application as slices of the input.
+                    let mut line = self.input.split_to(consumed).freeze();
+                    line.truncate(len);
+                    if let Some(envelope) = self.line(&line) {
+                        self.ask_envelope(envelope, line);
+                    }
+                } else {
+                    // Other lines are read in place: the buffer is taken out while the
+                    // command borrows it (no copy, no allocation), then put back.
+                    let input = core::mem::take(&mut self.input);
+                    let _ = self.line(&input[..len]);
+                    self.input = input;
+                    self.consume(consumed);
+                    if matches!(self.phase, Phase::Closing | Phase::Closed) {
+                        self.input.clear();
+                    }
+                }
                 if let Phase::StartTls { discarded } = &mut self.phase {
                     // Bytes after the STARTTLS line arrived in plaintext: never commands
                     // (CVE-2011-0411). They are reported once the handshake is done.
@@ -59,15 +73,25 @@ impl ServerSession {
             || (starts_with_ignore_case(line, b"RCPT ") && undecided.all(|kind| matches!(kind, Kind::Rcpt)))
     }
 
-    /// Runs one command line, CRLF removed.
-    fn line(&mut self, line: &Bytes) {
+    /// Runs one command line, CRLF removed. An accepted `MAIL` or `RCPT` comes back
+    /// ready to go to the application: it needs the line itself, which `line` borrows.
+    fn line(&mut self, line: &[u8]) -> Option<Envelope> {
         // Only AUTH may use the longer AUTH line cap.
         if line.len() + 2 > self.config.max_command_line && !starts_with_ignore_case(line, b"AUTH ") {
-            return self.error(canned::LINE_TOO_LONG);
+            self.error(canned::LINE_TOO_LONG);
+            return None;
         }
         match Command::parse(line, &self.options) {
-            Ok(command) => self.command(command, line),
-            Err(_) if is_http_request(line) => self.close_with(canned::NOT_HTTP),
+            Ok(Command::Mail { from, params }) => self.mail(&from, &params, line),
+            Ok(Command::Rcpt { to, params }) => self.rcpt(&to, &params, line),
+            Ok(command) => {
+                self.command(command);
+                None
+            }
+            Err(_) if is_http_request(line) => {
+                self.close_with(canned::NOT_HTTP);
+                None
+            }
             Err(error) => {
                 let reply = error.reply();
                 let enhanced = self.config.enhanced_status_codes;
@@ -78,18 +102,41 @@ impl ServerSession {
                     canned::write_line(out, reply.code().get(), b' ', status, text);
                 });
                 self.count_error();
+                None
             }
         }
     }
 
-    /// Runs a command parsed from `line`.
-    fn command(&mut self, command: Command<'_>, line: &Bytes) {
+    /// Hands an accepted `MAIL` or `RCPT` to the application, with its line.
+    fn ask_envelope(&mut self, envelope: Envelope, line: Bytes) {
+        let options = self.options;
+        match envelope {
+            Envelope::Mail { kind, from } => {
+                let command = MailCommand::new(line, options, from);
+                self.ask(kind, |ticket| ServerEvent::Mail { ticket, command });
+            }
+            Envelope::Rcpt { to } => {
+                let command = RcptCommand::new(line, options, to);
+                let lmtp_copy = self.config.lmtp.then(|| command.clone());
+                let ticket = self.ask(Kind::Rcpt, |ticket| ServerEvent::Rcpt { ticket, command });
+                if let Some(transaction) = &mut self.transaction {
+                    transaction.undecided += 1;
+                    if let Some(command) = lmtp_copy {
+                        transaction.lmtp_recipients.push((ticket.0, command, false));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs a command other than `MAIL` and `RCPT`.
+    fn command(&mut self, command: Command<'_>) {
         match command {
             Command::Helo { host } => self.hello(host, Hello::Helo, false),
             Command::Ehlo { host } => self.hello(host, Hello::Ehlo, false),
             Command::Lhlo { host } => self.hello(host, Hello::Ehlo, true),
-            Command::Mail { from, params } => self.mail(&from, &params, line),
-            Command::Rcpt { to, params } => self.rcpt(&to, &params, line),
+            // Handled by `line`.
+            Command::Mail { .. } | Command::Rcpt { .. } => {}
             Command::Data => self.data(),
             Command::Bdat { size, last } => self.bdat(size, last),
             Command::Rset => {
@@ -177,25 +224,34 @@ impl ServerSession {
     }
 
     /// MAIL (RFC 5321 section 4.1.1.2).
-    fn mail(&mut self, from: &ReversePath<'_>, params: &MailParameters<'_>, line: &Bytes) {
-        if self.hello == Hello::None {
-            return self.error(canned::NO_HELLO);
-        }
-        if self.transaction.is_some() {
-            return self.error(canned::NESTED_MAIL);
-        }
-        if self.config.submission && !self.authenticated {
-            return self.error(canned::AUTH_REQUIRED);
-        }
-        if let Some(refusal) = self.check_mail_parameters(params) {
-            return self.reply(refusal);
-        }
-        // `from` was parsed from `line`, so the span is always found.
-        let Some(command) = MailCommand::new(line.clone(), self.options, from) else {
-            return self.reply(canned::INTERNAL_ERROR);
+    /// MAIL (RFC 5321 section 4.1.1.2), parsed from `line`.
+    fn mail(&mut self, from: &ReversePath<'_>, params: &MailParameters<'_>, line: &[u8]) -> Option<Envelope> {
+        let refusal = match () {
+            _ if self.hello == Hello::None => canned::NO_HELLO,
+            _ if self.transaction.is_some() => canned::NESTED_MAIL,
+            _ if self.config.submission && !self.authenticated => canned::AUTH_REQUIRED,
+            _ => {
+                if let Some(refusal) = self.check_mail_parameters(params) {
+                    self.reply(refusal);
+                    return None;
+                }
+                let kind = Kind::Mail { body: params.body, smtputf8: params.smtputf8 };
+                let from = match from {
+                    ReversePath::Null => None,
+                    // `from` was parsed from `line`, so its place there is always found.
+                    ReversePath::Mailbox(mailbox) => match MailboxSpan::of(mailbox, line) {
+                        Some(span) => Some(span),
+                        None => {
+                            self.reply(canned::INTERNAL_ERROR);
+                            return None;
+                        }
+                    },
+                };
+                return Some(Envelope::Mail { kind, from });
+            }
         };
-        let kind = Kind::Mail { body: params.body, smtputf8: params.smtputf8 };
-        self.ask(kind, |ticket| ServerEvent::Mail { ticket, command });
+        self.error(refusal);
+        None
     }
 
     /// Refuses a parameter of an extension that was not offered (`555 5.5.4`, RFC 5321
@@ -217,7 +273,16 @@ impl ServerSession {
             && params.hold.is_none()
             && params.by.is_none()
             && params.other.is_empty();
-        let any = *params != MailParameters::default();
+        let any = params.size.is_some()
+            || params.body.is_some()
+            || params.smtputf8
+            || dsn
+            || params.auth.is_some()
+            || params.requiretls
+            || params.mt_priority.is_some()
+            || params.hold.is_some()
+            || params.by.is_some()
+            || !params.other.is_empty();
         if !offered || (any && !extended) {
             return Some(canned::PARAMETER_NOT_OFFERED);
         }
@@ -233,40 +298,45 @@ impl ServerSession {
         }
     }
 
-    /// RCPT (RFC 5321 section 4.1.1.3).
-    fn rcpt(&mut self, to: &ForwardPath<'_>, params: &RcptParameters<'_>, line: &Bytes) {
-        if self.hello == Hello::None {
-            return self.error(canned::NO_HELLO);
-        }
-        let (lmtp, dsn, max) = (self.config.lmtp, self.config.dsn, self.config.max_recipients);
-        let Some(transaction) = &mut self.transaction else {
-            return self.error(canned::NO_MAIL);
+    /// RCPT (RFC 5321 section 4.1.1.3), parsed from `line`.
+    fn rcpt(&mut self, to: &ForwardPath<'_>, params: &RcptParameters<'_>, line: &[u8]) -> Option<Envelope> {
+        let (dsn, max) = (self.config.dsn, self.config.max_recipients);
+        let refusal = match &self.transaction {
+            _ if self.hello == Hello::None => canned::NO_HELLO,
+            None => canned::NO_MAIL,
+            Some(transaction) if transaction.chunked.is_some() => canned::RCPT_AFTER_BODY,
+            // RFC 5321 section 4.5.3.1.10: 452, and the client sends the rest later.
+            Some(transaction) if transaction.recipients + transaction.undecided >= max => {
+                self.reply(canned::TOO_MANY_RECIPIENTS);
+                return None;
+            }
+            // RFC 6531 section 3.4: a UTF-8 address needs MAIL's SMTPUTF8.
+            Some(transaction) if !to.is_ascii() && !transaction.smtputf8 => {
+                self.reply(canned::UTF8_NEEDS_SMTPUTF8);
+                return None;
+            }
+            Some(_) => {
+                let dsn_params = params.notify.is_some() || params.orcpt.is_some();
+                if (dsn_params && !dsn) || !params.other.is_empty() {
+                    self.reply(canned::PARAMETER_NOT_OFFERED);
+                    return None;
+                }
+                let to = match to {
+                    ForwardPath::Postmaster => None,
+                    // `to` was parsed from `line`, so its place there is always found.
+                    ForwardPath::Mailbox(mailbox) => match MailboxSpan::of(mailbox, line) {
+                        Some(span) => Some(span),
+                        None => {
+                            self.reply(canned::INTERNAL_ERROR);
+                            return None;
+                        }
+                    },
+                };
+                return Some(Envelope::Rcpt { to });
+            }
         };
-        if transaction.chunked.is_some() {
-            return self.error(canned::RCPT_AFTER_BODY);
-        }
-        // RFC 5321 section 4.5.3.1.10: 452, and the client sends the rest later.
-        if transaction.recipients + transaction.undecided >= max {
-            return self.reply(canned::TOO_MANY_RECIPIENTS);
-        }
-        // RFC 6531 section 3.4: a UTF-8 address needs MAIL's SMTPUTF8.
-        if !to.is_ascii() && !transaction.smtputf8 {
-            return self.reply(canned::UTF8_NEEDS_SMTPUTF8);
-        }
-        let dsn_params = params.notify.is_some() || params.orcpt.is_some();
-        if (dsn_params && !dsn) || !params.other.is_empty() {
-            return self.reply(canned::PARAMETER_NOT_OFFERED);
-        }
-        // `to` was parsed from `line`, so the span is always found.
-        let Some(command) = RcptCommand::new(line.clone(), self.options, to) else {
-            return self.reply(canned::INTERNAL_ERROR);
-        };
-        transaction.undecided += 1;
-        let lmtp_copy = lmtp.then(|| command.clone());
-        let ticket = self.ask(Kind::Rcpt, |ticket| ServerEvent::Rcpt { ticket, command });
-        if let (Some(command), Some(transaction)) = (lmtp_copy, &mut self.transaction) {
-            transaction.lmtp_recipients.push((ticket.0, command, false));
-        }
+        self.error(refusal);
+        None
     }
 
     /// DATA (RFC 5321 section 4.1.1.4).
@@ -446,6 +516,20 @@ impl ServerSession {
             }
         }
     }
+}
+
+/// An accepted `MAIL` or `RCPT`, ready to go to the application once the line it
+/// borrows from is free to move into the event.
+pub(super) enum Envelope {
+    Mail { kind: Kind, from: Option<MailboxSpan> },
+    Rcpt { to: Option<MailboxSpan> },
+}
+
+/// Whether a line is `MAIL` or `RCPT`: the only commands whose line the application
+/// keeps. (The parser splits the verb at the first space, so a parsed `MAIL` or `RCPT`
+/// always starts like this.)
+fn is_envelope(line: &[u8]) -> bool {
+    starts_with_ignore_case(line, b"MAIL ") || starts_with_ignore_case(line, b"RCPT ")
 }
 
 fn starts_with_ignore_case(line: &[u8], prefix: &[u8]) -> bool {

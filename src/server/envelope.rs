@@ -56,14 +56,10 @@ pub struct MailCommand {
 }
 
 impl MailCommand {
-    /// Keeps `bytes`, a line that parsed as `MAIL` under `options` with this `from`,
-    /// borrowed from it. `None` if `from` is not from `bytes`.
-    pub(crate) fn new(bytes: Bytes, options: ParseOptions, from: &ReversePath<'_>) -> Option<Self> {
-        let from = match from {
-            ReversePath::Null => None,
-            ReversePath::Mailbox(mailbox) => Some(MailboxSpan::of(mailbox, &bytes)?),
-        };
-        Some(Self { line: Line::new(bytes, options), from })
+    /// Keeps `bytes`, a line that parsed as `MAIL` under `options`, with the place of
+    /// its sender's mailbox (`None` for `<>`).
+    pub(crate) fn new(bytes: Bytes, options: ParseOptions, from: Option<MailboxSpan>) -> Self {
+        Self { line: Line::new(bytes, options), from }
     }
 
     /// The sender, `<>` for a bounce.
@@ -105,14 +101,10 @@ pub struct RcptCommand {
 }
 
 impl RcptCommand {
-    /// Keeps `bytes`, a line that parsed as `RCPT` under `options` with this `to`,
-    /// borrowed from it. `None` if `to` is not from `bytes`.
-    pub(crate) fn new(bytes: Bytes, options: ParseOptions, to: &ForwardPath<'_>) -> Option<Self> {
-        let to = match to {
-            ForwardPath::Postmaster => None,
-            ForwardPath::Mailbox(mailbox) => Some(MailboxSpan::of(mailbox, &bytes)?),
-        };
-        Some(Self { line: Line::new(bytes, options), to })
+    /// Keeps `bytes`, a line that parsed as `RCPT` under `options`, with the place of
+    /// its recipient's mailbox (`None` for `<Postmaster>`).
+    pub(crate) fn new(bytes: Bytes, options: ParseOptions, to: Option<MailboxSpan>) -> Self {
+        Self { line: Line::new(bytes, options), to }
     }
 
     /// The recipient.
