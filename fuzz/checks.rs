@@ -606,17 +606,7 @@ fn run_server(config: &smtp_sansio::server::ServerConfig, pieces: &[&[u8]], reje
                 }
             }
             Output::Event(event) => {
-                let ticket = match &event {
-                    ServerEvent::Mail { ticket, .. }
-                    | ServerEvent::Rcpt { ticket, .. }
-                    | ServerEvent::Data { ticket }
-                    | ServerEvent::MessageEnd { ticket }
-                    | ServerEvent::Delivery { ticket, .. }
-                    | ServerEvent::Auth { ticket, .. }
-                    | ServerEvent::Verify { ticket, .. }
-                    | ServerEvent::Expand { ticket, .. } => Some(*ticket),
-                    _ => None,
-                };
+                let ticket = event.ticket();
                 events.push(Ok(format!("{event:?}")));
                 if let Some(ticket) = ticket {
                     decisions += 1;

@@ -314,7 +314,7 @@ fn timeouts_follow_the_phase_and_expiry_closes_with_421() {
         match session.poll_output() {
             Output::Transmit(bytes) => sent.extend_from_slice(&bytes),
             Output::Event(event) => {
-                if let Some(ticket) = support::server::ticket(&event) {
+                if let Some(ticket) = event.ticket() {
                     session.accept(ticket).unwrap();
                 }
                 events.push(format!("{event:?}"));
@@ -349,7 +349,7 @@ fn pipelined_replies_go_out_as_one_group() {
         match session.poll_output() {
             Output::Transmit(bytes) => transmits.push(String::from_utf8(bytes.to_vec()).unwrap()),
             Output::Event(event) => {
-                if let Some(ticket) = support::server::ticket(&event) {
+                if let Some(ticket) = event.ticket() {
                     session.accept(ticket).unwrap();
                 }
             }

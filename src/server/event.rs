@@ -99,6 +99,25 @@ pub enum ServerEvent {
     },
 }
 
+impl ServerEvent {
+    /// The ticket to answer, for an event that waits for a decision.
+    pub fn ticket(&self) -> Option<Ticket> {
+        match self {
+            Self::Mail { ticket, .. }
+            | Self::Rcpt { ticket, .. }
+            | Self::Data { ticket }
+            | Self::MessageEnd { ticket }
+            | Self::Delivery { ticket, .. }
+            | Self::Auth { ticket, .. }
+            | Self::Verify { ticket, .. }
+            | Self::Expand { ticket, .. } => Some(*ticket),
+            Self::Hello { .. } | Self::BodyChunk(_) | Self::TransactionAborted(_) | Self::PlaintextDiscarded { .. } => {
+                None
+            }
+        }
+    }
+}
+
 /// Why a transaction ended without a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -1,7 +1,7 @@
 //! Driving a `ServerSession` in tests: the driver loop over any chunking, with the
 //! application's decisions made by a closure.
 
-use smtp_sansio::server::{ServerConfig, ServerEvent, ServerSession, Ticket};
+use smtp_sansio::server::{ServerConfig, ServerEvent, ServerSession};
 use smtp_sansio::{Output, Reply};
 
 use super::split_invariant;
@@ -31,21 +31,6 @@ pub enum Seen {
     Event(String),
     Body(Vec<u8>),
     StartTls,
-}
-
-/// The ticket of an event, if it has one.
-pub fn ticket(event: &ServerEvent) -> Option<Ticket> {
-    match event {
-        ServerEvent::Mail { ticket, .. }
-        | ServerEvent::Rcpt { ticket, .. }
-        | ServerEvent::Data { ticket }
-        | ServerEvent::MessageEnd { ticket }
-        | ServerEvent::Delivery { ticket, .. }
-        | ServerEvent::Auth { ticket, .. }
-        | ServerEvent::Verify { ticket, .. }
-        | ServerEvent::Expand { ticket, .. } => Some(*ticket),
-        _ => None,
-    }
 }
 
 /// Runs `config`'s session over `pieces`, then end of input. Every event with a ticket
@@ -85,7 +70,7 @@ pub fn run_with_tls(
             }
             Output::Event(event) => {
                 run.events.push(Seen::Event(format!("{event:?}")));
-                if let Some(ticket) = ticket(&event) {
+                if let Some(ticket) = event.ticket() {
                     let result = match decide(&event) {
                         Verdict::Accept => session.accept(ticket),
                         Verdict::AcceptWith(reply) => session.accept_with(ticket, reply),
