@@ -156,6 +156,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod client;
 pub mod error;
 pub mod framing;
 mod output;
@@ -167,7 +168,7 @@ pub mod wire;
 pub use error::{DecisionError, EncodeError, ParseError, ReplyError};
 pub use framing::{BareLf, BareLineEndings, BdatReader, DataDecoder, DataEncoder, Decoded, Framed, LineFramer};
 pub use output::Output;
-pub use timeout::ServerTimeouts;
+pub use timeout::{ClientTimeouts, ServerTimeouts};
 pub use wire::{
     AddressLimits, Capabilities, Capability, Command, EnhancedStatus, ParseOptions, Reply, ReplyCode, ReplyParser,
 };

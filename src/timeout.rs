@@ -22,3 +22,36 @@ impl Default for ServerTimeouts {
         Self { command: Duration::from_secs(5 * 60), data_block: Duration::from_secs(3 * 60) }
     }
 }
+
+/// How long a client waits for each reply (RFC 5321 section 4.5.3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientTimeouts {
+    /// The `220` greeting: 5 minutes (section 4.5.3.2.1).
+    pub greeting: Duration,
+    /// The reply to `MAIL`: 5 minutes (section 4.5.3.2.2). Also used for `EHLO`,
+    /// `STARTTLS`, `AUTH`, `RSET` and `QUIT`.
+    pub mail: Duration,
+    /// The reply to each `RCPT`: 5 minutes (section 4.5.3.2.3).
+    pub rcpt: Duration,
+    /// The `354` to `DATA`: 2 minutes (section 4.5.3.2.4).
+    pub data_initiation: Duration,
+    /// The reply to a `BDAT` chunk, and waiting to send more body: 3 minutes (section
+    /// 4.5.3.2.5).
+    pub data_block: Duration,
+    /// The reply after the final `.`: 10 minutes (section 4.5.3.2.6).
+    pub data_termination: Duration,
+}
+
+impl Default for ClientTimeouts {
+    fn default() -> Self {
+        let minutes = |n: u64| Duration::from_secs(60 * n);
+        Self {
+            greeting: minutes(5),
+            mail: minutes(5),
+            rcpt: minutes(5),
+            data_initiation: minutes(2),
+            data_block: minutes(3),
+            data_termination: minutes(10),
+        }
+    }
+}

@@ -71,6 +71,9 @@ impl<'a> Domain<'a> {
         Ok(Self(Cow::Borrowed(text)))
     }
 
+    /// `localhost`, for a client whose own name does not parse.
+    pub(crate) const LOCALHOST: Domain<'static> = Domain(Cow::Borrowed("localhost"));
+
     /// The domain as text.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod conversation;
+pub mod pair;
 pub mod server;
 
 use bytes::BytesMut;

@@ -1,0 +1,17 @@
+//! The client role: [`ClientSession`], one SMTP, ESMTP or LMTP connection seen from
+//! the client's side.
+//!
+//! The session greets (`EHLO`, falling back to `HELO`), upgrades to TLS and
+//! authenticates as configured, then sends each enqueued message: `MAIL`, the `RCPT`s
+//! and `DATA` (or `BDAT`) pipelined when the server offers it, the body dot-stuffed as
+//! the application pushes it. Every outcome is an event: each recipient, each message
+//! (accepted with the server's reply, or failed, transient or permanent), and the end
+//! of the session.
+
+mod config;
+mod event;
+mod session;
+
+pub use config::{ClientConfig, ClientCredentials, TlsPolicy};
+pub use event::{ClientEvent, CloseReason, Envelope, Failure, LocalFailure, MessageId};
+pub use session::{ClientError, ClientSession};

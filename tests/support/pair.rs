@@ -1,0 +1,161 @@
+//! A client session and a server session wired together in memory: each one's
+//! transmitted bytes are the other's input, cut into pieces by a seeded generator.
+
+use smtp_sansio::Output;
+use smtp_sansio::client::{ClientConfig, ClientEvent, ClientSession, Envelope};
+use smtp_sansio::server::{ServerConfig, ServerEvent, ServerSession};
+
+use super::XorShift;
+use super::server::Verdict;
+
+/// What happened on both sides.
+#[derive(Debug, Default)]
+pub struct PairRun {
+    /// The client's events, as debug text.
+    pub client: Vec<String>,
+    /// The server's events, as debug text, body chunks left out.
+    pub server: Vec<String>,
+    /// The bodies the server received, one per message it finished.
+    pub bodies: Vec<Vec<u8>>,
+    /// Every byte the client sent.
+    pub client_bytes: Vec<u8>,
+}
+
+/// Runs `client_config` against `server_config` over `messages` (envelope and body,
+/// pushed in pieces of at most `piece` octets), `split` cutting each transmission
+/// into pieces of random size (0: whole), `decide` deciding for the server.
+pub fn run_pair(
+    client_config: &ClientConfig,
+    server_config: &ServerConfig,
+    messages: &[(Envelope, Vec<u8>)],
+    piece: usize,
+    split: u64,
+    decide: &dyn Fn(&ServerEvent) -> Verdict,
+) -> PairRun {
+    let mut client = ClientSession::new(client_config.clone());
+    let mut server = ServerSession::new(server_config.clone());
+    let mut ids = Vec::new();
+    for (envelope, _) in messages {
+        ids.push(client.send(envelope.clone()));
+    }
+    client.quit();
+    let mut rng = XorShift::new(split.max(1));
+    let mut cut = |bytes: &[u8]| -> Vec<Vec<u8>> {
+        if split == 0 {
+            return vec![bytes.to_vec()];
+        }
+        let mut pieces = Vec::new();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let take = 1 + rng.below(rest.len().min(64));
+            pieces.push(rest[..take].to_vec());
+            rest = &rest[take..];
+        }
+        pieces
+    };
+    let mut run = PairRun::default();
+    let mut body = Vec::new();
+    let (mut to_server, mut to_client): (Vec<Vec<u8>>, Vec<Vec<u8>>) = (Vec::new(), Vec::new());
+    let (mut client_done, mut server_done) = (false, false);
+    let (mut client_tls, mut server_tls) = (false, false);
+    for _ in 0..1_000_000 {
+        if client_done && server_done {
+            break;
+        }
+        let mut progress = false;
+        if !client_done {
+            match client.poll_output() {
+                Output::Transmit(bytes) => {
+                    run.client_bytes.extend_from_slice(&bytes);
+                    to_server.extend(cut(&bytes));
+                    progress = true;
+                }
+                Output::Event(event) => {
+                    if let ClientEvent::BodyWanted { message } = &event {
+                        let index = ids.iter().position(|id| id == message).expect("a message we sent");
+                        for chunk in messages[index].1.chunks(piece.max(1)) {
+                            client.push_body(chunk).expect("body wanted");
+                        }
+                        client.end_body().expect("body wanted");
+                    }
+                    run.client.push(format!("{event:?}"));
+                    progress = true;
+                }
+                Output::StartTls => {
+                    client_tls = true;
+                    progress = true;
+                }
+                Output::Closed => {
+                    client_done = true;
+                    progress = true;
+                }
+                Output::Wait(_) | Output::Pending => {
+                    if let Some(bytes) = (!to_client.is_empty()).then(|| to_client.remove(0)) {
+                        client.handle_input(&bytes);
+                        progress = true;
+                    } else if server_done {
+                        client.handle_eof();
+                        progress = true;
+                    }
+                }
+            }
+        }
+        if !server_done {
+            match server.poll_output() {
+                Output::Transmit(bytes) => {
+                    to_client.extend(cut(&bytes));
+                    progress = true;
+                }
+                Output::Event(ServerEvent::BodyChunk(chunk)) => {
+                    body.extend_from_slice(&chunk);
+                    progress = true;
+                }
+                Output::Event(event) => {
+                    // A message ends at MessageEnd, or (LMTP) at the first of its Deliveries.
+                    let first_delivery = matches!(event, ServerEvent::Delivery { .. })
+                        && !run.server.last().is_some_and(|last| last.starts_with("Delivery"));
+                    if matches!(event, ServerEvent::MessageEnd { .. }) || first_delivery {
+                        run.bodies.push(std::mem::take(&mut body));
+                    }
+                    if let Some(ticket) = event.ticket() {
+                        let result = match decide(&event) {
+                            Verdict::Accept => server.accept(ticket),
+                            Verdict::AcceptWith(reply) => server.accept_with(ticket, reply),
+                            Verdict::Reject(reply) => server.reject(ticket, reply),
+                        };
+                        result.expect("decision");
+                    }
+                    run.server.push(format!("{event:?}"));
+                    progress = true;
+                }
+                Output::StartTls => {
+                    server_tls = true;
+                    progress = true;
+                }
+                Output::Closed => {
+                    server_done = true;
+                    progress = true;
+                }
+                Output::Wait(_) | Output::Pending => {
+                    if let Some(bytes) = (!to_server.is_empty()).then(|| to_server.remove(0)) {
+                        server.handle_input(&bytes);
+                        progress = true;
+                    } else if client_done {
+                        server.handle_eof();
+                        progress = true;
+                    }
+                }
+            }
+        }
+        // The handshake, simulated: both ends upgrade once both have asked.
+        if client_tls && server_tls {
+            (client_tls, server_tls) = (false, false);
+            server.tls_established();
+            client.tls_established();
+            progress = true;
+        }
+        assert!(progress || !to_server.is_empty() || !to_client.is_empty(), "both sides are stuck");
+    }
+    assert!(client_done && server_done, "the sessions did not finish");
+    run
+}
