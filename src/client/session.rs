@@ -392,6 +392,12 @@ impl ClientSession {
 
     /// Writes a command and waits for its reply.
     fn command(&mut self, command: &Command<'_>, expect: Expect) -> bool {
+        // With no reply owed, bytes already here were sent before this command: a
+        // reply to a command that does not exist yet (response injection).
+        if self.expected.is_empty() && !self.input.is_empty() {
+            self.close(CloseReason::ProtocolViolation);
+            return false;
+        }
         if command.encode(&mut self.out).is_err() {
             return false;
         }

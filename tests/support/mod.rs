@@ -2,6 +2,7 @@
 //! each incremental piece of the crate makes of them.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod client;
 pub mod conversation;
 pub mod pair;
 pub mod server;

@@ -1,0 +1,201 @@
+//! Bad input from the server to a client session: each case has a named test, and
+//! every server reply is fed whole, byte by byte and in small pieces.
+
+mod support;
+
+use smtp_sansio::client::{ClientConfig, Envelope, TlsPolicy};
+use smtp_sansio::wire::{ForwardPath, ReversePath};
+use support::client::{run_client, run_client_all_ways};
+
+fn envelope(to: &[&str]) -> Envelope {
+    let from = ReversePath::parse("<a@example.net>").unwrap().into_owned();
+    Envelope::new(from, to.iter().map(|t| ForwardPath::parse(t).unwrap().into_owned()))
+}
+
+fn config() -> ClientConfig {
+    ClientConfig::new("client.example.net")
+}
+
+const GREETING: &[u8] = b"220 mx.example.org ESMTP\r\n";
+const EHLO: &[u8] = b"250-mx.example.org\r\n250 PIPELINING\r\n";
+
+fn has(events: &[String], text: &str) -> bool {
+    events.iter().any(|e| e.contains(text))
+}
+
+#[test]
+fn a_whole_conversation_with_a_scripted_server() {
+    let run = run_client_all_ways(
+        &config(),
+        &[(envelope(&["<b@example.org>"]), b"hi\r\n")],
+        &[GREETING, EHLO, b"250 OK\r\n250 OK\r\n354 go\r\n", b"250 2.0.0 queued\r\n", b"221 bye\r\n"],
+    );
+    assert!(has(&run.events, "Accepted"), "{:?}", run.events);
+    assert_eq!(run.events.last().map(String::as_str), Some("Closed { reason: Quit }"));
+    assert_eq!(
+        run.sent,
+        "EHLO client.example.net\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n"
+    );
+}
+
+#[test]
+fn replies_ended_by_bare_lf_are_understood() {
+    let run = run_client_all_ways(
+        &config(),
+        &[(envelope(&["<b@example.org>"]), b"hi\r\n")],
+        &[
+            b"220 old.example\n",
+            b"250 old.example\n",
+            b"250 OK\n",
+            b"250 OK\n",
+            b"354 go\n",
+            b"250 queued\n",
+            b"221 bye\n",
+        ],
+    );
+    assert!(has(&run.events, "Accepted"), "{:?}", run.events);
+}
+
+#[test]
+fn an_overlong_reply_line_ends_the_session() {
+    let long = [b"250 ".to_vec(), vec![b'x'; 100_000], b"\r\n".to_vec()].concat();
+    let run = run_client_all_ways(&config(), &[(envelope(&["<b@example.org>"]), b"hi\r\n")], &[GREETING, &long]);
+    assert!(has(&run.events, "ProtocolViolation"), "{:?}", run.events);
+    assert!(has(&run.events, "Failed"), "the message is reported: {:?}", run.events);
+}
+
+#[test]
+fn an_endless_multi_line_reply_ends_the_session() {
+    let endless = b"250-more\r\n".repeat(10_000);
+    let run = run_client_all_ways(&config(), &[], &[GREETING, &endless]);
+    assert!(has(&run.events, "ProtocolViolation"), "{:?}", run.events);
+}
+
+#[test]
+fn mismatched_codes_in_a_multi_line_reply_end_the_session() {
+    let run = run_client_all_ways(&config(), &[], &[GREETING, b"250-mx.example.org\r\n550 PIPELINING\r\n"]);
+    assert!(has(&run.events, "ProtocolViolation"), "{:?}", run.events);
+}
+
+#[test]
+fn garbage_ends_the_session() {
+    let run = run_client_all_ways(&config(), &[], &[b"HTTP/1.1 400 Bad Request\r\n\r\n"]);
+    assert!(has(&run.events, "ProtocolViolation"), "{:?}", run.events);
+    assert_eq!(run.sent, "", "nothing is sent to a server that is not one");
+}
+
+#[test]
+fn a_reply_before_its_command_is_response_injection() {
+    // The second reply arrives in the same read as the greeting, before EHLO was sent.
+    // (Only a read that holds both shows it: fed in pieces, the client cannot tell.)
+    let run = run_client(
+        &config(),
+        &[(envelope(&["<b@example.org>"]), b"hi\r\n")],
+        &[b"220 mx.example.org\r\n250 mx.example.org\r\n", b"250 OK\r\n"],
+        usize::MAX,
+    );
+    assert!(has(&run.events, "ProtocolViolation"), "{:?}", run.events);
+    assert!(!run.sent.contains("MAIL"), "{}", run.sent);
+}
+
+#[test]
+fn a_421_mid_transaction_reports_the_message_and_closes() {
+    let run = run_client_all_ways(
+        &config(),
+        &[(envelope(&["<b@example.org>"]), b"hi\r\n"), (envelope(&["<c@example.org>"]), b"two\r\n")],
+        &[GREETING, EHLO, b"250 OK\r\n421 4.3.2 Shutting down\r\n"],
+    );
+    assert_eq!(run.events.iter().filter(|e| e.starts_with("Failed")).count(), 2, "{:?}", run.events);
+    assert!(has(&run.events, "Closed { reason: Rejected"), "{:?}", run.events);
+}
+
+#[test]
+fn a_354_after_every_recipient_was_refused_gets_an_empty_message() {
+    let run = run_client_all_ways(
+        &config(),
+        &[(envelope(&["<b@example.org>"]), b"secret body\r\n")],
+        &[GREETING, EHLO, b"250 OK\r\n550 no\r\n354 go\r\n", b"250 ok\r\n", b"221 bye\r\n"],
+    );
+    assert!(!run.sent.contains("secret body"), "{}", run.sent);
+    assert!(run.sent.contains("DATA\r\n.\r\n"), "{}", run.sent);
+    assert!(has(&run.events, "NoRecipients"), "{:?}", run.events);
+}
+
+#[test]
+fn bytes_after_the_starttls_220_are_an_injection() {
+    let mut config = config();
+    config.starttls = TlsPolicy::Required;
+    let run = run_client(
+        &config,
+        &[(envelope(&["<b@example.org>"]), b"hi\r\n")],
+        &[GREETING, b"250-mx.example.org\r\n250 STARTTLS\r\n", b"220 go ahead\r\n250 injected\r\n"],
+        usize::MAX,
+    );
+    assert!(has(&run.events, "ProtocolViolation"), "{:?}", run.events);
+    assert!(!run.sent.contains("MAIL"), "{}", run.sent);
+}
+
+#[test]
+fn required_tls_refused_by_the_server_never_falls_back() {
+    let mut config = config();
+    config.starttls = TlsPolicy::Required;
+    for ehlo in [&b"250-mx.example.org\r\n250 STARTTLS\r\n"[..], b"500 what\r\n"] {
+        let run = run_client_all_ways(
+            &config,
+            &[(envelope(&["<b@example.org>"]), b"hi\r\n")],
+            &[GREETING, ehlo, b"454 4.7.0 TLS not available\r\n", b"221 bye\r\n"],
+        );
+        assert!(has(&run.events, "TlsUnavailable"), "{:?}", run.events);
+        assert!(!run.sent.contains("MAIL") && !run.sent.contains("HELO"), "{}", run.sent);
+    }
+}
+
+#[test]
+fn a_closed_connection_at_every_step_reports_every_message_once() {
+    let script: [&[u8]; 6] = [
+        GREETING,
+        EHLO,
+        b"250 OK\r\n250 OK\r\n354 go\r\n",
+        b"250 2.0.0 queued\r\n",
+        b"250 OK\r\n250 OK\r\n354 go\r\n",
+        b"250 2.0.0 queued\r\n",
+    ];
+    let messages = [(envelope(&["<b@example.org>"]), &b"one\r\n"[..]), (envelope(&["<c@example.org>"]), b"two\r\n")];
+    for blocks in 0..=script.len() {
+        let run = run_client_all_ways(&config(), &messages, &script[..blocks]);
+        let outcomes = run.events.iter().filter(|e| e.starts_with("Accepted") || e.starts_with("Failed")).count();
+        assert_eq!(outcomes, 2, "after {blocks} blocks: {:?}", run.events);
+        assert!(run.events.last().is_some_and(|e| e.starts_with("Closed")), "after {blocks} blocks: {:?}", run.events);
+    }
+}
+
+#[test]
+fn a_refused_greeting_ends_the_session() {
+    let run = run_client_all_ways(
+        &config(),
+        &[(envelope(&["<b@example.org>"]), b"hi\r\n")],
+        &[b"554 go away\r\n", b"221 bye\r\n"],
+    );
+    assert!(has(&run.events, "Closed { reason: Rejected"), "{:?}", run.events);
+    assert_eq!(run.sent, "QUIT\r\n");
+}
+
+#[test]
+fn helo_fallback_for_a_server_without_ehlo() {
+    let run = run_client_all_ways(
+        &config(),
+        &[(envelope(&["<b@example.org>"]), b"hi\r\n")],
+        &[
+            GREETING,
+            b"500 unknown command\r\n",
+            b"250 mx.example.org\r\n",
+            b"250 OK\r\n",
+            b"250 OK\r\n",
+            b"354 go\r\n",
+            b"250 ok\r\n",
+            b"221 bye\r\n",
+        ],
+    );
+    assert!(run.sent.starts_with("EHLO client.example.net\r\nHELO client.example.net\r\nMAIL FROM:"), "{}", run.sent);
+    assert!(has(&run.events, "Accepted"), "{:?}", run.events);
+}
