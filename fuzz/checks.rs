@@ -310,7 +310,7 @@ pub fn reference_decode(input: &[u8], normalize: bool) -> DecodeRun {
 }
 
 /// Each bare CR and bare LF of `body` (a CR at the very end counts as bare) as CRLF.
-fn normalize_line_endings(body: &[u8]) -> Vec<u8> {
+pub fn normalize_line_endings(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len());
     let mut i = 0;
     while i < body.len() {
@@ -344,7 +344,7 @@ fn bare_line_endings(bytes: &[u8]) -> BareLineEndings {
 
 /// The body a server reads back: a CRLF is added to a non-empty body that does not
 /// end in one (the `.` line must start a line).
-fn with_final_crlf(mut body: Vec<u8>) -> Vec<u8> {
+pub fn with_final_crlf(mut body: Vec<u8>) -> Vec<u8> {
     if !body.is_empty() && !body.ends_with(b"\r\n") {
         body.extend_from_slice(b"\r\n");
     }

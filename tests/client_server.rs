@@ -191,3 +191,60 @@ fn local_failures_send_nothing() {
     assert!(run.client.iter().any(|e| e.contains("Local(NeedsSmtpUtf8)")));
     assert!(!String::from_utf8_lossy(&run.client_bytes).contains("MAIL"));
 }
+
+#[allow(dead_code)]
+#[path = "../fuzz/checks.rs"]
+mod checks;
+
+mod delivery {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Bodies made of the pieces SMTP gets wrong: dots at line starts, bare CR and LF,
+    /// CRLF, 8-bit and NUL octets, long lines, and nothing at all.
+    fn body() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just(b".".to_vec()),
+            Just(b"..".to_vec()),
+            Just(b"\r\n".to_vec()),
+            Just(b"\n".to_vec()),
+            Just(b"\r".to_vec()),
+            Just(b"\r\n.\r\n".to_vec()),
+            Just(vec![0, 0xff, 0x80]),
+            "[a-zA-Z0-9 ]{0,20}".prop_map(String::into_bytes),
+            prop::collection::vec(b'x'..=b'z', 1000..3000),
+        ];
+        prop::collection::vec(piece, 0..12).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_server_receives_what_the_rules_say(
+            bodies in prop::collection::vec(body(), 1..3),
+            recipients in 1usize..4,
+            piece in 1usize..200,
+            split in 0u64..1000,
+            bdat in any::<bool>(),
+            pipelining in any::<bool>(),
+        ) {
+            let mut client = ClientConfig::new("c.example");
+            client.prefer_bdat = bdat;
+            let mut server = ServerConfig::new("mx.example.org");
+            server.pipelining = pipelining;
+            server.max_message_size = None;
+            let to: Vec<String> = (0..recipients).map(|i| format!("<r{i}@example.org>")).collect();
+            let to: Vec<&str> = to.iter().map(String::as_str).collect();
+            let messages: Vec<_> = bodies.iter().map(|b| (envelope("<a@example.net>", &to).for_body(b), b.clone())).collect();
+            let run = run_pair(&client, &server, &messages, piece, split, &accept_all);
+            // DATA: bare CR and LF become CRLF, and the body ends with CRLF. BDAT: as sent.
+            let expected: Vec<Vec<u8>> = bodies
+                .iter()
+                .map(|b| if bdat { b.clone() } else { checks::with_final_crlf(checks::normalize_line_endings(b)) })
+                .collect();
+            prop_assert_eq!(&run.bodies, &expected);
+            prop_assert_eq!(count(&run.client, "Accepted"), bodies.len());
+        }
+    }
+}
