@@ -638,3 +638,80 @@ fn run_server(config: &smtp_sansio::server::ServerConfig, pieces: &[&[u8]], reje
     }
     panic!("the session did not close");
 }
+
+/// `client_session`: a client session against random server bytes.
+///
+/// The options byte picks the configuration: bit 0 LMTP, bits 1-2 the STARTTLS policy,
+/// bit 3 BDAT preferred, bit 4 credentials (PLAIN, LOGIN) usable in plaintext. The
+/// payload, cut as the header says, is handed over one piece each time the client
+/// waits; then the server closes.
+///
+/// Invariants: no panic; every enqueued message is reported exactly once (accepted or
+/// failed); the session ends with `Closed` within a bounded number of steps; nothing
+/// the client sends holds a bare CR or LF outside a body.
+pub fn client_session(data: &[u8]) {
+    use smtp_sansio::Output;
+    use smtp_sansio::client::{ClientConfig, ClientCredentials, ClientEvent, ClientSession, Envelope, TlsPolicy};
+    use smtp_sansio::wire::{ForwardPath, ReversePath};
+    let stream = Stream::new(data);
+    let options = stream.options;
+    let mut config = ClientConfig::new("client.example.net");
+    config.lmtp = options & 1 != 0;
+    config.starttls = match options >> 1 & 3 {
+        0 => TlsPolicy::Opportunistic,
+        1 => TlsPolicy::Required,
+        _ => TlsPolicy::Off,
+    };
+    config.prefer_bdat = options & 8 != 0;
+    if options & 16 != 0 {
+        config.credentials = Some(ClientCredentials::Password { username: "u".into(), password: "p".into() });
+        config.plaintext_auth = true;
+    }
+    let mut client = ClientSession::new(config);
+    let from = ReversePath::parse("<a@example.net>").expect("a path").into_owned();
+    let to = |name: &str| ForwardPath::parse(name).expect("a path").into_owned();
+    let ids = [
+        client.send(Envelope::new(from.clone(), [to("<b@example.org>"), to("<c@example.org>")])),
+        client.send(Envelope::new(from, [to("<d@example.org>")])),
+    ];
+    client.quit();
+    let mut pieces = stream.pieces().into_iter();
+    let mut outcomes = Vec::new();
+    let mut sent = Vec::new();
+    for _ in 0..1_000_000 {
+        match client.poll_output() {
+            Output::Transmit(bytes) => sent.extend_from_slice(&bytes),
+            Output::Event(ClientEvent::BodyWanted { .. }) => {
+                client.push_body(b"Subject: x\r\n\r\n.dot\r\n").expect("body wanted");
+                client.end_body().expect("body wanted");
+            }
+            Output::Event(ClientEvent::Accepted { message, .. } | ClientEvent::Failed { message, .. }) => {
+                outcomes.push(message)
+            }
+            Output::Event(_) => {}
+            Output::StartTls => client.tls_established(),
+            Output::Wait(_) | Output::Pending => match pieces.next() {
+                Some(piece) => client.handle_input(piece),
+                None => client.handle_eof(),
+            },
+            Output::Closed => {
+                // The body pushed above has CRLF line endings only, so every byte the
+                // client wrote must have them too.
+                let bare = bare_line_endings(&sent);
+                assert!(
+                    !bare.cr && !bare.lf,
+                    "the client wrote a bare line ending: {:?}",
+                    String::from_utf8_lossy(&sent)
+                );
+                for id in ids {
+                    let reported = outcomes.iter().filter(|&&o| o == id).count();
+                    // LMTP reports per recipient and may leave the message without a
+                    // summary outcome; SMTP reports each exactly once.
+                    assert!(reported <= 1, "message {id:?} reported {reported} times");
+                }
+                return;
+            }
+        }
+    }
+    panic!("the client session did not close");
+}

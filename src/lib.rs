@@ -12,6 +12,9 @@
 //! * [`server`]: [`ServerSession`](server::ServerSession), a whole SMTP, ESMTP or
 //!   LMTP connection from the server's side: sequencing, replies, limits, bodies,
 //!   STARTTLS and AUTH, with the application deciding through events.
+//! * [`client`]: [`ClientSession`](client::ClientSession), the same connection from
+//!   the client's side: negotiation, pipelined transactions, streamed bodies and an
+//!   outcome for every recipient and message.
 //! * [`sasl`]: the AUTH mechanisms' messages and base64.
 //! * [`wire`]: the grammar of RFC 5321 and its extensions, in both directions.
 //!   The server parses [`Command`]s and encodes [`Reply`]s; the client does the

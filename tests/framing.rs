@@ -271,3 +271,18 @@ fn a_zero_octet_bdat_chunk_is_finished_at_once() {
     assert_eq!(reader.read(&mut input), None);
     assert_eq!(input.len(), 6);
 }
+
+#[test]
+fn encoder_keeps_a_bare_cr_after_a_line_end_from_starting_a_line() {
+    // Found by proptest: the CR that ends one piece and its non-LF partner at the
+    // start of the next are one bare CR, which (raw) starts no line: nothing to stuff.
+    for pieces in [vec![&b"\r\n\r...."[..]], vec![b"\r\n\r", b"...."], vec![b"\r\n", b"\r", b"...."]] {
+        let mut encoder = DataEncoder::raw();
+        let mut out = BytesMut::new();
+        for piece in &pieces {
+            encoder.encode(piece, &mut out);
+        }
+        encoder.finish(&mut out);
+        assert_eq!(&out[..], b"\r\n\r....\r\n.\r\n", "{pieces:?}");
+    }
+}

@@ -71,3 +71,8 @@ fn capabilities() {
 fn server_session() {
     replay("server_session", checks::server_session);
 }
+
+#[test]
+fn client_session() {
+    replay("client_session", checks::client_session);
+}

@@ -2,7 +2,6 @@
 //! (RFC 5321 sections 3.3, 4.1.1.4 and 4.5.2).
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use memchr::memchr2;
 
 /// Bare line endings seen in a body: a CR not followed by LF, or an LF not preceded
 /// by CR. RFC 5321 section 2.3.8 forbids both, and SMTP smuggling attacks depend on
@@ -303,6 +302,9 @@ impl DataEncoder {
     }
 
     /// Encodes the next piece of the body into `out`.
+    ///
+    /// Runs of well-formed lines are found with the decoder's pair scan ([`scan`]) and
+    /// copied whole; only a line that starts with `.` or a bare CR or LF stops the copy.
     pub fn encode(&mut self, mut body: &[u8], out: &mut BytesMut) {
         out.reserve(body.len() + body.len() / 32 + 4);
         if self.pending_cr {
@@ -313,33 +315,38 @@ impl DataEncoder {
                 body = &body[1..];
             }
         }
-        while !body.is_empty() {
+        while let Some(&first) = body.first() {
             if self.at_line_start {
                 self.at_line_start = false;
-                // The loop runs while `body` is not empty.
-                if body[0] == b'.' {
+                if first == b'.' {
                     out.put_u8(b'.');
                 }
             }
-            let Some(at) = memchr2(b'\r', b'\n', body) else {
-                out.put_slice(body);
-                return;
-            };
-            out.put_slice(&body[..at]);
-            // `at` comes from memchr2 over `body`, so it and `at + 1..` are in bounds.
-            if body[at] == b'\n' {
-                self.bare_lf(out);
-                body = &body[at + 1..];
-                continue;
-            }
-            match body.get(at + 1) {
-                None => {
-                    self.pending_cr = true;
+            // Offsets from `scan` are within `body`.
+            match scan(body) {
+                Scan::Clean(len) => {
+                    out.put_slice(&body[..len]);
+                    // What `scan` left is a CR whose partner is in the next piece; the
+                    // line starts (or not) once that is known.
+                    self.pending_cr = len < body.len();
+                    self.at_line_start = !self.pending_cr && len > 0 && body[len - 1] == b'\n';
                     return;
                 }
-                Some(&next) => {
-                    self.line_end_after_cr(next == b'\n', out);
-                    body = &body[at + 1 + usize::from(next == b'\n')..];
+                Scan::LineStart(at) => {
+                    out.put_slice(&body[..at]);
+                    // The `.` at `at` goes out with the next run, after its stuffing dot.
+                    out.put_u8(b'.');
+                    body = &body[at..];
+                }
+                Scan::Bare(at) => {
+                    out.put_slice(&body[..at]);
+                    if self.normalize {
+                        out.put_slice(b"\r\n");
+                        self.at_line_start = true;
+                    } else {
+                        out.put_u8(body[at]);
+                    }
+                    body = &body[at + 1..];
                 }
             }
         }
@@ -365,15 +372,7 @@ impl DataEncoder {
             self.at_line_start = true;
         } else {
             out.put_u8(b'\r');
-        }
-    }
-
-    fn bare_lf(&mut self, out: &mut BytesMut) {
-        if self.normalize {
-            out.put_slice(b"\r\n");
-            self.at_line_start = true;
-        } else {
-            out.put_u8(b'\n');
+            self.at_line_start = false;
         }
     }
 }
