@@ -715,3 +715,103 @@ pub fn client_session(data: &[u8]) {
     }
     panic!("the client session did not close");
 }
+
+/// `client_server`: our client delivers to our server in memory. The payload is the
+/// body; the options byte picks BDAT (bit 0), no PIPELINING on the server (bit 1),
+/// raw bodies (bit 2: no line-ending repair, so the server must refuse bodies with
+/// bare endings), and the header's lengths cut every transmission and the body pushes.
+///
+/// Invariants: the session pair finishes; the server receives the body exactly as the
+/// SMTP rules say (repaired line endings and a final CRLF for DATA, byte for byte for
+/// BDAT), or, for a raw body with bare endings, refuses it and the client says so.
+pub fn client_server(data: &[u8]) {
+    use smtp_sansio::Output;
+    use smtp_sansio::client::{ClientConfig, ClientEvent, ClientSession, Envelope};
+    use smtp_sansio::server::{ServerConfig, ServerEvent, ServerSession};
+    use smtp_sansio::wire::{ForwardPath, ReversePath};
+    let stream = Stream::new(data);
+    let (bdat, no_pipelining, raw) = (stream.options & 1 != 0, stream.options & 2 != 0, stream.options & 4 != 0);
+    let mut client_config = ClientConfig::new("client.example.net");
+    client_config.prefer_bdat = bdat;
+    client_config.normalize_line_endings = !raw;
+    let mut server_config = ServerConfig::new("mx.example.org");
+    server_config.pipelining = !no_pipelining;
+    server_config.max_message_size = None;
+    let mut client = ClientSession::new(client_config);
+    let mut server = ServerSession::new(server_config);
+    let from = ReversePath::parse("<a@example.net>").expect("a path").into_owned();
+    let to = ForwardPath::parse("<b@example.org>").expect("a path").into_owned();
+    client.send(Envelope::new(from, [to]).for_body(stream.payload));
+    client.quit();
+    let pieces = stream.pieces();
+    let mut cycle = stream.lengths.iter().copied().filter(|&n| n > 0).cycle();
+    let mut cut = |bytes: &[u8]| -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let take = cycle.next().map_or(rest.len(), usize::from).min(rest.len());
+            out.push(rest[..take].to_vec());
+            rest = &rest[take..];
+        }
+        out
+    };
+    let (mut to_server, mut to_client): (Vec<Vec<u8>>, Vec<Vec<u8>>) = (Vec::new(), Vec::new());
+    let (mut received, mut accepted, mut failed) = (Vec::new(), false, false);
+    let (mut client_done, mut server_done) = (false, false);
+    for _ in 0..10_000_000 {
+        if client_done && server_done {
+            break;
+        }
+        match client.poll_output() {
+            Output::Transmit(bytes) => to_server.extend(cut(&bytes)),
+            Output::Event(ClientEvent::BodyWanted { .. }) => {
+                for piece in &pieces {
+                    client.push_body(piece).expect("body wanted");
+                }
+                client.end_body().expect("body wanted");
+            }
+            Output::Event(ClientEvent::Accepted { .. }) => accepted = true,
+            Output::Event(ClientEvent::Failed { .. }) => failed = true,
+            Output::Closed => client_done = true,
+            Output::Wait(_) | Output::Pending | Output::Event(_) | Output::StartTls => {
+                if !to_client.is_empty() {
+                    client.handle_input(&to_client.remove(0));
+                } else if server_done && !client_done {
+                    client.handle_eof();
+                }
+            }
+        }
+        match server.poll_output() {
+            Output::Transmit(bytes) => to_client.extend(cut(&bytes)),
+            Output::Event(ServerEvent::BodyChunk(chunk)) => received.extend_from_slice(&chunk),
+            Output::Event(event) => {
+                if let Some(ticket) = event.ticket() {
+                    server.accept(ticket).expect("a fresh ticket");
+                }
+            }
+            Output::Closed => server_done = true,
+            Output::Wait(_) | Output::Pending | Output::StartTls => {
+                if !to_server.is_empty() {
+                    server.handle_input(&to_server.remove(0));
+                } else if client_done && !server_done {
+                    server.handle_eof();
+                }
+            }
+        }
+    }
+    assert!(client_done && server_done, "the pair did not finish");
+    let bare = bare_line_endings(stream.payload);
+    if bdat {
+        assert!(accepted, "a BDAT body is always accepted");
+        assert_eq!(received, stream.payload, "BDAT delivers byte for byte");
+    } else if raw && (bare.cr || bare.lf) {
+        assert!(failed && !accepted, "a raw body with bare endings must be refused");
+    } else {
+        assert!(accepted, "the message must be accepted");
+        assert_eq!(
+            received,
+            with_final_crlf(normalize_line_endings(stream.payload)),
+            "DATA delivers the repaired body"
+        );
+    }
+}

@@ -199,3 +199,108 @@ fn helo_fallback_for_a_server_without_ehlo() {
     assert!(run.sent.starts_with("EHLO client.example.net\r\nHELO client.example.net\r\nMAIL FROM:"), "{}", run.sent);
     assert!(has(&run.events, "Accepted"), "{:?}", run.events);
 }
+
+#[test]
+fn timeouts_follow_the_reply_awaited() {
+    use smtp_sansio::Output;
+    use smtp_sansio::client::{ClientEvent, ClientSession};
+    let mut client = ClientSession::new(config());
+    client.send(envelope(&["<b@example.org>"]));
+    client.quit();
+    let mut script: Vec<&[u8]> = vec![
+        GREETING,
+        b"250 mx.example.org\r\n",
+        b"250 OK\r\n",
+        b"250 OK\r\n",
+        b"354 go\r\n",
+        b"250 queued\r\n",
+        b"221 bye\r\n",
+    ];
+    script.reverse();
+    let mut waits = Vec::new();
+    loop {
+        match client.poll_output() {
+            Output::Wait(timeout) => {
+                waits.push(timeout.as_secs());
+                match script.pop() {
+                    Some(reply) => client.handle_input(reply),
+                    None => client.handle_eof(),
+                }
+            }
+            Output::Event(ClientEvent::BodyWanted { .. }) => {
+                client.push_body(b"x\r\n").unwrap();
+                client.end_body().unwrap();
+            }
+            Output::Closed => break,
+            _ => {}
+        }
+    }
+    // Greeting, EHLO, MAIL, RCPT, DATA, end of data, QUIT (RFC 5321 section 4.5.3.2).
+    assert_eq!(waits, [300, 300, 300, 300, 120, 600, 300]);
+}
+
+#[test]
+fn auth_outcomes_with_a_scripted_server() {
+    use smtp_sansio::client::ClientCredentials;
+    let mut config = config();
+    config.implicit_tls = true;
+    config.credentials = Some(ClientCredentials::Password { username: "tim".into(), password: "secret".into() });
+    config.mechanisms = vec![smtp_sansio::sasl::Mechanism::Login];
+    let run = run_client_all_ways(
+        &config,
+        &[],
+        &[
+            GREETING,
+            b"250-mx.example.org\r\n250 AUTH LOGIN\r\n",
+            b"334 VXNlcm5hbWU6\r\n",
+            b"334 UGFzc3dvcmQ6\r\n",
+            b"535 5.7.8 no\r\n",
+            b"221 bye\r\n",
+        ],
+    );
+    assert_eq!(run.sent, "EHLO client.example.net\r\nAUTH LOGIN\r\ndGlt\r\nc2VjcmV0\r\nQUIT\r\n");
+    assert!(has(&run.events, "AuthFailed { reply: Some"), "{:?}", run.events);
+
+    // No credentials over plaintext, and no mechanism in common: nothing is sent.
+    config.implicit_tls = false;
+    let run =
+        run_client_all_ways(&config, &[], &[GREETING, b"250-mx.example.org\r\n250 AUTH LOGIN\r\n", b"221 bye\r\n"]);
+    assert_eq!(run.sent, "EHLO client.example.net\r\nQUIT\r\n");
+    assert!(has(&run.events, "AuthFailed { reply: None }"), "{:?}", run.events);
+
+    // XOAUTH2's error challenge is answered with an empty line, then the 535 ends it.
+    let mut config = self::config();
+    config.implicit_tls = true;
+    config.credentials = Some(ClientCredentials::Bearer { user: "u@example.com".into(), token: "t0k".into() });
+    let run = run_client_all_ways(
+        &config,
+        &[],
+        &[
+            GREETING,
+            b"250-mx.example.org\r\n250 AUTH XOAUTH2\r\n",
+            b"334 eyJzdGF0dXMiOiI0MDEifQ==\r\n",
+            b"535 5.7.8 expired\r\n",
+            b"221 bye\r\n",
+        ],
+    );
+    assert!(
+        run.sent.contains("AUTH XOAUTH2 dXNlcj11QGV4YW1wbGUuY29tAWF1dGg9QmVhcmVyIHQwawEB\r\n\r\nQUIT"),
+        "{}",
+        run.sent
+    );
+    assert!(has(&run.events, "AuthFailed { reply: Some"), "{:?}", run.events);
+}
+
+#[test]
+fn rejections_at_each_step_are_reported_with_the_reply() {
+    let messages = [(envelope(&["<b@example.org>"]), &b"hi\r\n"[..])];
+    for (script, expected) in [
+        (&[GREETING, EHLO, b"550 5.7.1 sender refused\r\n550 no\r\n503 no\r\n", b"221 bye\r\n"][..], "sender refused"),
+        (&[GREETING, EHLO, b"250 OK\r\n250 OK\r\n451 4.3.0 later\r\n", b"221 bye\r\n"][..], "later"),
+        (&[GREETING, EHLO, b"250 OK\r\n250 OK\r\n354 go\r\n", b"554 5.7.1 spam\r\n", b"221 bye\r\n"][..], "spam"),
+    ] {
+        let run = run_client_all_ways(&config(), &messages, script);
+        let failed = run.events.iter().find(|e| e.starts_with("Failed")).unwrap_or_else(|| panic!("{:?}", run.events));
+        assert!(failed.contains(expected), "{failed}");
+    }
+}

@@ -76,3 +76,8 @@ fn server_session() {
 fn client_session() {
     replay("client_session", checks::client_session);
 }
+
+#[test]
+fn client_server() {
+    replay("client_server", checks::client_server);
+}
