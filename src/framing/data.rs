@@ -208,11 +208,11 @@ enum Scan {
 ///
 /// It looks at every pair of neighbouring bytes `(a, b)` at once, in blocks the
 /// compiler turns into vector instructions: a CR must pair with an LF (`a == CR` exactly
-/// when `b == LF`), and an LF must not be followed by a dot. Only a block where one of
-/// these fails is looked at byte by byte. Lines end every 80 bytes or so, so stopping at
-/// each line, as a scan for CR and LF would, costs more than this whole pass.
+/// when `b == LF`), and an LF must not be followed by a dot. A clean 64-pair stride
+/// costs one branch; a stride that fails is narrowed to 16 pairs, and only those are
+/// looked at byte by byte. Lines end every 80 bytes or so, so stopping at each line, as
+/// a scan for CR and LF would, costs more than this whole pass.
 fn scan(s: &[u8]) -> Scan {
-    const BLOCK: usize = 16;
     match s.first() {
         None => return Scan::Clean(0),
         // Nothing before it in `s` is a CR: a CR at the end of the last input stays in
@@ -222,21 +222,12 @@ fn scan(s: &[u8]) -> Scan {
     }
     let pairs = s.len() - 1;
     let (firsts, seconds) = (&s[..pairs], &s[1..]);
-    let (first_blocks, _) = firsts.as_chunks::<BLOCK>();
-    let (second_blocks, _) = seconds.as_chunks::<BLOCK>();
     let mut start = 0;
-    for (a, b) in first_blocks.iter().zip(second_blocks) {
-        let mut flags = 0u8;
-        for i in 0..BLOCK {
-            let unpaired = (a[i] == b'\r') != (b[i] == b'\n');
-            let dot_line = a[i] == b'\n' && b[i] == b'.';
-            flags |= u8::from(unpaired) | u8::from(dot_line);
-        }
-        if flags != 0 {
-            break;
-        }
-        start += BLOCK;
-    }
+    // Strides of 64 then blocks of 16: measured the fastest with baseline x86-64 (SSE2),
+    // AVX2 and AVX-512 alike. (Blocks of 16 alone were ten times slower with
+    // `-C target-cpu=native` on an AVX-512 machine: the compiler vectorised them badly.)
+    start += clean_blocks::<64>(&firsts[start..], &seconds[start..]);
+    start += clean_blocks::<16>(&firsts[start..], &seconds[start..]);
     for i in start..pairs {
         let (a, b) = (s[i], s[i + 1]);
         if a == b'\r' && b != b'\n' {
@@ -255,6 +246,27 @@ fn scan(s: &[u8]) -> Scan {
         b'\r' => Scan::Clean(pairs),
         _ => Scan::Clean(s.len()),
     }
+}
+
+/// How many leading pairs `(a[i], b[i])`, in whole blocks of `N`, are all well-formed.
+#[inline(always)]
+fn clean_blocks<const N: usize>(a: &[u8], b: &[u8]) -> usize {
+    let (a_blocks, _) = a.as_chunks::<N>();
+    let (b_blocks, _) = b.as_chunks::<N>();
+    let mut clean = 0;
+    for (a, b) in a_blocks.iter().zip(b_blocks) {
+        let mut flags = 0u8;
+        for i in 0..N {
+            let unpaired = (a[i] == b'\r') != (b[i] == b'\n');
+            let dot_line = a[i] == b'\n' && b[i] == b'.';
+            flags |= u8::from(unpaired) | u8::from(dot_line);
+        }
+        if flags != 0 {
+            break;
+        }
+        clean += N;
+    }
+    clean
 }
 
 /// Writes a message body for `DATA`: dot-stuffs it and adds the final `.` line
