@@ -1,0 +1,71 @@
+//! Sends one message over `std::net`, and says what became of it.
+//!
+//! ```text
+//! cargo run --example std_client -- --server 127.0.0.1:2525 --from a@example.net --to b@example.org message.eml
+//! ```
+//!
+//! Exits 0 when every recipient and the message were accepted, 75 on a transient
+//! failure, 69 on a permanent one.
+
+#[path = "support/client_args.rs"]
+mod client_args;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+
+use smtp_sansio::Output;
+use smtp_sansio::client::{ClientEvent, ClientSession};
+
+use client_args::{ClientArgs, report, trace};
+
+fn main() -> std::io::Result<()> {
+    let args = match ClientArgs::parse(std::env::args()) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
+    let mut stream = TcpStream::connect(&args.server)?;
+    let mut session = ClientSession::new(args.config.clone());
+    session.send(args.envelope.clone());
+    session.quit();
+    let mut exit = 0;
+    let mut buffer = vec![0; 64 * 1024];
+    loop {
+        match session.poll_output() {
+            Output::Transmit(bytes) => {
+                trace(args.verbose, "C", &bytes);
+                stream.write_all(&bytes)?;
+            }
+            Output::Event(ClientEvent::BodyWanted { .. }) => {
+                for piece in args.body.chunks(64 * 1024) {
+                    session.push_body(piece).map_err(std::io::Error::other)?;
+                }
+                session.end_body().map_err(std::io::Error::other)?;
+            }
+            Output::Event(event) => {
+                if let Some(code) = report(&event, &args.envelope) {
+                    exit = exit.max(code);
+                }
+            }
+            Output::Wait(timeout) => {
+                stream.set_read_timeout(Some(timeout))?;
+                match stream.read(&mut buffer) {
+                    Ok(0) => session.handle_eof(),
+                    Ok(n) => {
+                        trace(args.verbose, "S", &buffer[..n]);
+                        session.handle_input(&buffer[..n]);
+                    }
+                    Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                        session.handle_timeout()
+                    }
+                    Err(_) => session.handle_eof(),
+                }
+            }
+            Output::StartTls | Output::Pending => unreachable!("no TLS; the body is pushed at once"),
+            Output::Closed => break,
+        }
+    }
+    std::process::exit(exit)
+}

@@ -1,0 +1,132 @@
+//! The command line of the example clients, and how they report.
+
+use std::io::Read;
+
+use smtp_sansio::client::{ClientConfig, ClientCredentials, ClientEvent, Envelope, Failure, TlsPolicy};
+use smtp_sansio::wire::{ForwardPath, ReversePath};
+
+pub const USAGE: &str = "\
+usage: --server HOST:PORT --from ADDR --to ADDR [--to ADDR ...] [options] MESSAGE-FILE|-
+options:
+  --helo NAME            the name to greet with (default localhost)
+  --starttls off         (required and opportunistic need TLS, which is not available yet)
+  --auth USER:PASS       authenticate (PLAIN, or LOGIN) even without TLS
+  --lmtp                 speak LMTP
+  --bdat                 send the body with BDAT when the server offers CHUNKING
+  --verbose              print the conversation as C: and S: lines";
+
+/// What the example clients are told to do.
+pub struct ClientArgs {
+    pub server: String,
+    pub config: ClientConfig,
+    pub envelope: Envelope,
+    pub body: Vec<u8>,
+    pub verbose: bool,
+}
+
+impl ClientArgs {
+    /// Parses the command line and reads the message; `Err` holds what to print.
+    pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
+        let _program = args.next();
+        let (mut server, mut from, mut to, mut file) = (None, None, Vec::new(), None);
+        let mut config = ClientConfig::new("localhost");
+        config.starttls = TlsPolicy::Off;
+        let mut verbose = false;
+        while let Some(arg) = args.next() {
+            let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value\n{USAGE}"));
+            match arg.as_str() {
+                "--server" => server = Some(value("--server")?),
+                "--from" => from = Some(value("--from")?),
+                "--to" => to.push(value("--to")?),
+                "--helo" => config.ehlo_name = value("--helo")?,
+                "--starttls" => match value("--starttls")?.as_str() {
+                    "off" => config.starttls = TlsPolicy::Off,
+                    other => return Err(format!("--starttls {other}: TLS is not available yet")),
+                },
+                "--auth" => {
+                    let pair = value("--auth")?;
+                    let (user, pass) =
+                        pair.split_once(':').ok_or_else(|| format!("--auth wants USER:PASS, not {pair}"))?;
+                    config.credentials =
+                        Some(ClientCredentials::Password { username: user.into(), password: pass.into() });
+                    config.plaintext_auth = true;
+                }
+                "--lmtp" => config.lmtp = true,
+                "--bdat" => config.prefer_bdat = true,
+                "--verbose" => verbose = true,
+                "--help" | "-h" => return Err(USAGE.into()),
+                other if other.starts_with("--") => return Err(format!("unknown option {other}\n{USAGE}")),
+                path => file = Some(path.to_string()),
+            }
+        }
+        let server = server.ok_or_else(|| format!("--server is needed\n{USAGE}"))?;
+        let from = from.ok_or_else(|| format!("--from is needed\n{USAGE}"))?;
+        let from = ReversePath::parse(&format!("<{}>", from.trim_matches(['<', '>'])))
+            .map_err(|e| format!("--from {from}: {e}"))?
+            .into_owned();
+        let mut recipients = Vec::new();
+        for address in &to {
+            let bracketed = format!("<{}>", address.trim_matches(['<', '>']));
+            let path = ForwardPath::parse(&bracketed).map_err(|e| format!("--to {address}: {e}"))?;
+            recipients.push(path.into_owned());
+        }
+        if recipients.is_empty() {
+            return Err(format!("at least one --to is needed\n{USAGE}"));
+        }
+        let mut body = Vec::new();
+        match file.as_deref() {
+            None => return Err(format!("the message file is needed (or - for standard input)\n{USAGE}")),
+            Some("-") => std::io::stdin().read_to_end(&mut body).map(drop),
+            Some(path) => std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut body)).map(drop),
+        }
+        .map_err(|e| format!("reading the message: {e}"))?;
+        let envelope = Envelope::new(from, recipients).for_body(&body);
+        Ok(Self { server, config, envelope, body, verbose })
+    }
+}
+
+/// Prints an outcome; returns the exit code it calls for, if any: 75 for a transient
+/// failure, 69 for a permanent one (sysexits.h: `EX_TEMPFAIL`, `EX_UNAVAILABLE`).
+pub fn report(event: &ClientEvent, recipients: &Envelope) -> Option<i32> {
+    let recipient = |index: usize| recipients.recipients.get(index).map(|(to, _)| to.to_string()).unwrap_or_default();
+    let code = |transient: bool| if transient { 75 } else { 69 };
+    match event {
+        ClientEvent::Recipient { index, reply, .. } => {
+            println!("{}: {reply}", recipient(*index));
+            (!reply.code().is_positive()).then(|| code(reply.code().is_transient()))
+        }
+        ClientEvent::Delivery { index, reply, .. } => {
+            println!("delivery to {}: {reply}", recipient(*index));
+            (!reply.code().is_positive()).then(|| code(reply.code().is_transient()))
+        }
+        ClientEvent::Accepted { reply, .. } => {
+            println!("accepted: {reply}");
+            None
+        }
+        ClientEvent::Failed { failure, .. } => {
+            match failure {
+                Failure::Rejected(reply) => println!("failed: {reply}"),
+                other => println!("failed: {other:?}"),
+            }
+            Some(code(failure.is_transient()))
+        }
+        ClientEvent::AuthFailed { reply } => {
+            println!("authentication failed: {reply:?}");
+            None
+        }
+        ClientEvent::Closed { reason } => {
+            eprintln!("session closed: {reason:?}");
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Prints what crossed the wire as `C:`/`S:` lines, when `--verbose` is on.
+pub fn trace(verbose: bool, who: &str, bytes: &[u8]) {
+    if verbose {
+        for line in String::from_utf8_lossy(bytes).split_inclusive('\n') {
+            eprintln!("{who}: {}", line.trim_end_matches(['\r', '\n']));
+        }
+    }
+}

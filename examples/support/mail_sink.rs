@@ -1,0 +1,208 @@
+//! The application behind the example servers: it accepts every sender and recipient,
+//! checks AUTH against the `--auth` list, and stores each message in a Maildir
+//! (`tmp/` then `new/`, fsync before the rename unless told not to) with `Return-Path:`
+//! and `Received:` prepended. The `250` goes out only once the file is in `new/`.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use smtp_sansio::sasl::Credentials;
+use smtp_sansio::server::{ServerEvent, ServerSession};
+use smtp_sansio::wire::{Received, return_path};
+use smtp_sansio::{Reply, ReplyCode};
+
+/// Where messages go, shared by every connection.
+pub struct Maildir {
+    root: PathBuf,
+    fsync: bool,
+    hostname: String,
+    users: Vec<(String, String)>,
+    counter: AtomicU64,
+}
+
+impl Maildir {
+    /// Creates `root/{tmp,new,cur}` if needed.
+    pub fn open(root: &Path, fsync: bool, hostname: &str, users: Vec<(String, String)>) -> io::Result<Self> {
+        for sub in ["tmp", "new", "cur"] {
+            fs::create_dir_all(root.join(sub))?;
+        }
+        // Maildir names hold no `/` or `:`.
+        let hostname = hostname.replace(['/', ':'], "_");
+        Ok(Self { root: root.to_path_buf(), fsync, hostname, users, counter: AtomicU64::new(0) })
+    }
+
+    /// A name no other message of this process has (Maildir's `time.pid_n.host`).
+    fn unique_name(&self) -> String {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        format!("{}.{}_{n}.{}", now.as_secs(), std::process::id(), self.hostname)
+    }
+}
+
+/// One connection's application state.
+pub struct Connection<'a> {
+    maildir: &'a Maildir,
+    peer: IpAddr,
+    helo: String,
+    from: String,
+    recipients: Vec<String>,
+    /// The message being received: its name and its file in `tmp/`.
+    file: Option<(String, File)>,
+    /// LMTP: the message is in `new/` and its deliveries are being answered.
+    stored: Option<String>,
+}
+
+impl<'a> Connection<'a> {
+    pub fn new(maildir: &'a Maildir, peer: IpAddr) -> Self {
+        Self {
+            maildir,
+            peer,
+            helo: String::new(),
+            from: String::new(),
+            recipients: Vec::new(),
+            file: None,
+            stored: None,
+        }
+    }
+
+    /// Acts on one event, deciding at once.
+    pub fn handle(&mut self, event: ServerEvent, session: &mut ServerSession) {
+        let ticket = event.ticket();
+        let decision = match event {
+            ServerEvent::Hello { host, .. } => {
+                self.helo = host.to_string();
+                return;
+            }
+            ServerEvent::Mail { command, .. } => {
+                self.from = command.from().to_string();
+                self.recipients.clear();
+                self.stored = None;
+                None
+            }
+            ServerEvent::Rcpt { command, .. } => {
+                self.recipients.push(command.to().to_string());
+                None
+            }
+            ServerEvent::Data { .. } => match self.start(session) {
+                Ok(()) => None,
+                Err(error) => Some(Err(local_error(&error))),
+            },
+            ServerEvent::BodyChunk(chunk) => {
+                // BDAT has no `Data` event: the file opens with the first chunk.
+                if self.file.is_none() && self.start(session).is_err() {
+                    return;
+                }
+                if let Some((_, file)) = &mut self.file
+                    && file.write_all(&chunk).is_err()
+                {
+                    // Reported at the end of the message.
+                    self.file = None;
+                }
+                return;
+            }
+            ServerEvent::MessageEnd { .. } => {
+                // `BDAT 0 LAST` alone: an empty message with no chunk.
+                if self.file.is_none() {
+                    let _ = self.start(session);
+                }
+                Some(self.store().map(|name| queued(&name)))
+            }
+            // LMTP: the message is stored once, at its first recipient's delivery.
+            ServerEvent::Delivery { .. } => match self.stored.clone() {
+                Some(name) => Some(Ok(queued(&name))),
+                None => {
+                    let stored = self.store();
+                    self.stored = stored.as_ref().ok().cloned();
+                    Some(stored.map(|name| queued(&name)))
+                }
+            },
+            ServerEvent::TransactionAborted(_) => {
+                if let Some((name, _)) = self.file.take() {
+                    let _ = fs::remove_file(self.maildir.root.join("tmp").join(name));
+                }
+                return;
+            }
+            ServerEvent::Auth { credentials, .. } => {
+                let known = matches!(&*credentials, Credentials::Password { username, password, .. }
+                    if self.maildir.users.iter().any(|(u, p)| u == username && p == password));
+                match known {
+                    true => None,
+                    false => Some(Err(Reply::new(ReplyCode::AUTH_FAILED, "5.7.8 Authentication credentials invalid"))),
+                }
+            }
+            _ => None,
+        };
+        let Some(ticket) = ticket else { return };
+        let result = match decision {
+            None => session.accept(ticket),
+            Some(Ok(reply)) => session.accept_with(ticket, reply),
+            Some(Err(reply)) => session.reject(ticket, reply),
+        };
+        if let Err(error) = result {
+            eprintln!("decision refused: {error}");
+        }
+    }
+
+    /// Opens the message's file in `tmp/` and writes the trace fields.
+    fn start(&mut self, session: &ServerSession) -> io::Result<()> {
+        let name = self.maildir.unique_name();
+        let mut file = File::create(self.maildir.root.join("tmp").join(&name))?;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let recipient = match self.recipients.as_slice() {
+            [one] => smtp_sansio::wire::ForwardPath::parse(one).ok(),
+            _ => None,
+        };
+        let helo = if self.helo.is_empty() { "unknown" } else { &self.helo };
+        let received = Received {
+            helo,
+            reverse_dns: None,
+            ip: Some(self.peer),
+            by: &self.maildir.hostname,
+            protocol: session.trace_protocol(),
+            id: Some(name.split('.').nth(1).unwrap_or("0")),
+            recipient: recipient.as_ref(),
+            unix_time: now as i64,
+        }
+        .to_field()
+        .map_err(|_| io::Error::other("the Received: field cannot be written"))?;
+        let from = smtp_sansio::wire::ReversePath::parse(&self.from)
+            .map_err(|_| io::Error::other("the reverse path does not parse"))?;
+        file.write_all(return_path(&from).as_bytes())?;
+        file.write_all(received.as_bytes())?;
+        self.file = Some((name, file));
+        Ok(())
+    }
+
+    /// Moves the finished message to `new/` (fsync, rename, and the directory too) and
+    /// returns its name.
+    fn store(&mut self) -> Result<String, Reply> {
+        let Some((name, file)) = self.file.take() else {
+            return Err(Reply::new(ReplyCode::LOCAL_ERROR, "4.3.0 The message could not be stored"));
+        };
+        let result = (|| {
+            if self.maildir.fsync {
+                file.sync_all()?;
+            }
+            drop(file);
+            fs::rename(self.maildir.root.join("tmp").join(&name), self.maildir.root.join("new").join(&name))?;
+            if self.maildir.fsync {
+                File::open(self.maildir.root.join("new"))?.sync_all()?;
+            }
+            io::Result::Ok(())
+        })();
+        result.map(|()| name).map_err(|error| local_error(&error))
+    }
+}
+
+fn queued(name: &str) -> Reply {
+    Reply::new(ReplyCode::OK, format!("Queued as {name}")).with_enhanced(smtp_sansio::EnhancedStatus::new(2, 0, 0))
+}
+
+fn local_error(error: &io::Error) -> Reply {
+    eprintln!("storing a message failed: {error}");
+    Reply::new(ReplyCode::LOCAL_ERROR, "4.3.0 The message could not be stored")
+}
