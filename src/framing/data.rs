@@ -315,7 +315,7 @@ impl DataEncoder {
 
     /// Encodes the next piece of the body into `out`.
     ///
-    /// Runs of well-formed lines are found with the decoder's pair scan ([`scan`]) and
+    /// Runs of well-formed lines are found with the decoder's pair scan and
     /// copied whole; only a line that starts with `.` or a bare CR or LF stops the copy.
     pub fn encode(&mut self, mut body: &[u8], out: &mut BytesMut) {
         out.reserve(body.len() + body.len() / 32 + 4);
