@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# Interoperability with independently written SMTP software, over loopback only.
+# Installs what it needs (Debian: swaks, msmtp, postfix for smtp-source/smtp-sink, with
+# no daemon started; PyPI: aiosmtpd), builds the examples, and prints one PASS/FAIL line
+# per case and a final "N passed, N failed" line. Exits non-zero if any case failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+work=$(mktemp -d /tmp/smtp-sansio-interop.XXXXXX)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+install() {
+    local missing=()
+    command -v swaks >/dev/null || missing+=(swaks)
+    command -v msmtp >/dev/null || missing+=(msmtp)
+    command -v smtp-source >/dev/null || [ -x /usr/sbin/smtp-source ] || missing+=(postfix)
+    if [ ${#missing[@]} -gt 0 ]; then
+        # Never start a daemon from a package's install scripts.
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+        echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections 2>/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+    python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install -q aiosmtpd >/dev/null 2>&1
+}
+echo "==> installing swaks, msmtp, postfix tools, aiosmtpd"
+install || echo "(some tools could not be installed; their cases will fail)"
+PATH="$PATH:/usr/sbin"
+
+echo "==> building the examples"
+cargo build -q --release --examples || exit 1
+bin=target/release/examples
+
+passed=0
+failed=0
+check() { # name, then a command that succeeds for PASS
+    local name=$1
+    shift
+    if "$@" >"$work/last.log" 2>&1; then
+        echo "PASS $name"
+        passed=$((passed + 1))
+    else
+        echo "FAIL $name"
+        sed 's/^/    /' "$work/last.log" | tail -15
+        failed=$((failed + 1))
+    fi
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+
+start_server() { # example, maildir, extra args...: sets $port
+    local example=$1 maildir=$2
+    shift 2
+    port=$(free_port)
+    "$bin/$example" --listen "127.0.0.1:$port" --maildir "$maildir" "$@" >"$work/$example-$port.log" 2>&1 &
+    pids+=($!)
+    wait_port "$port"
+}
+
+# The body of the newest message in a Maildir, without the trace fields our server adds.
+stored_body() { python3 - "$1" <<'PY'
+import os, sys
+d = os.path.join(sys.argv[1], "new")
+names = sorted(os.listdir(d), key=lambda n: os.path.getmtime(os.path.join(d, n)))
+data = open(os.path.join(d, names[-1]), "rb").read()
+while data.startswith((b"Return-Path:", b"Received:", b"\t", b"X-", b"Delivered-To:", b"X-Peer:", b"X-MailFrom:", b"X-RcptTo:")):
+    data = data[data.index(b"\r\n") + 2:] if b"\r\n" in data.split(b"\n", 1)[0] + b"\n" else data[data.index(b"\n") + 1:]
+sys.stdout.buffer.write(data)
+PY
+}
+count_messages() { ls "$1/new" 2>/dev/null | wc -l; }
+
+# ---------------------------------------------------------------- real clients, our servers
+body="$work/body.eml"
+printf 'Subject: interop\r\n\r\n.leading dot\r\n..two dots\r\nplain line\r\n' > "$body"
+
+smtplib_case() { # server example: body with dots, SMTPUTF8, AUTH PLAIN/LOGIN, wrong password, 10 MiB
+    local example=$1 maildir="$work/md-$1-smtplib"
+    start_server "$example" "$maildir" --no-fsync --auth user:secret --allow-insecure-auth --max-size 20000000 || return 1
+    python3 - "$port" "$maildir" "$body" <<'PY'
+import os, smtplib, sys
+port, maildir, body = int(sys.argv[1]), sys.argv[2], open(sys.argv[3], "rb").read()
+def newest():
+    d = os.path.join(maildir, "new")
+    names = sorted(os.listdir(d), key=lambda n: os.path.getmtime(os.path.join(d, n)))
+    data = open(os.path.join(d, names[-1]), "rb").read()
+    return data[data.index(b"\r\n\r\n", 0) :] if False else data
+def body_of(data):
+    while data.startswith((b"Return-Path:", b"Received:", b"\t")):
+        data = data[data.index(b"\r\n") + 2:]
+    return data
+def count():
+    return len(os.listdir(os.path.join(maildir, "new")))
+with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+    s.ehlo("client.example")
+    assert not s.sendmail("a@example.net", ["b@example.org"], body)
+    assert body_of(newest()) == body, "dots"
+    s.sendmail("jörg@example.net", ["δοκιμή@example.org"], b"Subject: utf8\r\n\r\nhi\r\n", mail_options=["SMTPUTF8"])
+    big = b"".join(b"line %07d with some text to fill it up a bit ..........\r\n" % i for i in range(180000))
+    assert len(big) > 10 * 1024 * 1024
+    s.sendmail("a@example.net", ["big@example.org"], big)
+    assert body_of(newest()) == big, "10 MiB"
+before = count()
+for mechanism in ("PLAIN", "LOGIN"):
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+        s.ehlo("client.example")
+        s.user, s.password = "user", "secret"
+        code, _ = s.auth(mechanism, getattr(s, "auth_" + mechanism.lower()), initial_response_ok=True)
+        assert code == 235, (mechanism, code)
+        s.sendmail("user@example.net", ["b@example.org"], body)
+assert count() == before + 2
+with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+    s.ehlo("client.example")
+    try:
+        s.login("user", "wrong")
+        raise SystemExit("a wrong password was accepted")
+    except smtplib.SMTPAuthenticationError as e:
+        assert e.smtp_code == 535
+assert count() == before + 2, "nothing stored after a refused login"
+PY
+}
+check "python smtplib -> tokio_server (dots, SMTPUTF8, 10 MiB, AUTH PLAIN/LOGIN, wrong password)" smtplib_case tokio_server
+check "python smtplib -> std_server (dots, SMTPUTF8, 10 MiB, AUTH PLAIN/LOGIN, wrong password)" smtplib_case std_server
+
+swaks_case() { # extra swaks args...
+    local maildir="$work/md-swaks-$RANDOM"
+    start_server tokio_server "$maildir" --no-fsync --auth user:secret --allow-insecure-auth || return 1
+    swaks --server "127.0.0.1:$port" --from a@example.net --to b@example.org --data "$body" "$@" || return 1
+    # swaks ends the data with one more CRLF of its own before the final dot.
+    cmp <(stored_body "$maildir") <(cat "$body"; printf '\r\n')
+}
+check "swaks -> tokio_server" swaks_case
+check "swaks --pipeline -> tokio_server" swaks_case --pipeline
+check "swaks --auth PLAIN -> tokio_server" swaks_case --auth PLAIN --auth-user user --auth-password secret
+check "swaks --auth LOGIN -> tokio_server" swaks_case --auth LOGIN --auth-user user --auth-password secret
+
+curl_case() {
+    local maildir="$work/md-curl"
+    start_server std_server "$maildir" --no-fsync || return 1
+    curl -sS --url "smtp://127.0.0.1:$port" --mail-from a@example.net --mail-rcpt b@example.org --upload-file "$body" || return 1
+    cmp <(stored_body "$maildir") "$body"
+}
+check "curl smtp:// -> std_server" curl_case
+
+msmtp_case() {
+    local maildir="$work/md-msmtp"
+    start_server tokio_server "$maildir" --no-fsync || return 1
+    msmtp --host=127.0.0.1 --port="$port" --tls=off --auth=off --from=a@example.net b@example.org < "$body" || return 1
+    # msmtp adds header fields it finds missing (From:, Date:, Message-ID:) before the
+    # message; the message itself must follow them as sent.
+    stored_body "$maildir" > "$work/msmtp.stored"
+    python3 -c 'import sys; a, b = (open(f, "rb").read() for f in sys.argv[1:]); sys.exit(not a.endswith(b))' \
+        "$work/msmtp.stored" "$body"
+}
+check "msmtp -> tokio_server" msmtp_case
+
+# ---------------------------------------------------------------- our clients, real servers
+aiosmtpd_case() { # client example
+    local client=$1 maildir="$work/md-aiosmtpd-$1" p
+    p=$(free_port)
+    python3 -m aiosmtpd -n -l "127.0.0.1:$p" -c aiosmtpd.handlers.Mailbox "$maildir" >"$work/aiosmtpd-$p.log" 2>&1 &
+    pids+=($!)
+    wait_port "$p" || return 1
+    "$bin/$client" --server "127.0.0.1:$p" --from a@example.net --to b@example.org "$body" || return 1
+    # aiosmtpd's Mailbox stores with LF line endings and adds its own header fields.
+    python3 - "$maildir" "$body" <<'PY'
+import mailbox, sys
+box = mailbox.Maildir(sys.argv[1], create=False)
+messages = list(box)
+assert len(messages) == 1, len(messages)
+payload = messages[0].get_payload(decode=False)
+expected = open(sys.argv[2], "rb").read().decode().split("\r\n\r\n", 1)[1].replace("\r\n", "\n")
+assert payload.replace("\r\n", "\n") == expected, (payload, expected)
+PY
+}
+check "tokio_client -> aiosmtpd" aiosmtpd_case tokio_client
+check "std_client -> aiosmtpd" aiosmtpd_case std_client
+
+smtp_sink_case() { # client example
+    local client=$1 dir="$work/sink-$1" p
+    mkdir -p "$dir"
+    p=$(free_port)
+    smtp-sink -u root -d "$dir/%M." "127.0.0.1:$p" 10 >"$work/sink-$p.log" 2>&1 &
+    pids+=($!)
+    wait_port "$p" || return 1
+    "$bin/$client" --server "127.0.0.1:$p" --from a@example.net --to b@example.org --to c@example.org "$body" || return 1
+    sleep 0.2
+    grep -q "leading dot" "$dir"/* && grep -q "^\.\.two dots" "$dir"/*
+}
+check "tokio_client -> postfix smtp-sink (PIPELINING)" smtp_sink_case tokio_client
+check "std_client -> postfix smtp-sink (PIPELINING)" smtp_sink_case std_client
+
+sink_fault_case() { # smtp-sink option, command, expected client exit code
+    local p
+    p=$(free_port)
+    smtp-sink -u root "$1" "$2" "127.0.0.1:$p" 10 >"$work/sink-fault-$p.log" 2>&1 &
+    pids+=($!)
+    wait_port "$p" || return 1
+    "$bin/tokio_client" --server "127.0.0.1:$p" --from a@example.net --to b@example.org "$body"
+    local code=$?
+    echo "exit $code"
+    [ "$code" -eq "$3" ]
+}
+check "tokio_client -> smtp-sink refusing RCPT with 5xx: permanent failure (exit 69)" sink_fault_case -f rcpt 69
+check "tokio_client -> smtp-sink refusing RCPT with 4xx: transient failure (exit 75)" sink_fault_case -r rcpt 75
+check "tokio_client -> smtp-sink refusing DATA with 5xx (exit 69)" sink_fault_case -f data 69
+check "tokio_client -> smtp-sink disconnecting without a reply after MAIL (exit 75)" sink_fault_case -q mail 75
+check "tokio_client -> smtp-sink answering 421 after RCPT (exit 75)" sink_fault_case -Q rcpt 75
+
+load_case() {
+    local maildir="$work/md-load"
+    start_server tokio_server "$maildir" --no-fsync --max-size 100000000 || return 1
+    smtp-source -c -s 50 -m 20000 -l 1024 -f a@example.net -t b@example.org "127.0.0.1:$port" || return 1
+    sleep 0.5
+    local n
+    n=$(count_messages "$maildir")
+    echo "$n messages stored"
+    [ "$n" -eq 20000 ]
+}
+check "postfix smtp-source: 50 sessions, 20000 messages -> tokio_server, none lost" load_case
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
