@@ -76,8 +76,11 @@ async fn serve(
                 trace(verbose, "S", &bytes);
                 stream.write_all(&bytes).await?;
             }
-            // Decisions touch the disk: keep that off the async workers' hot path.
-            Output::Event(event) => tokio::task::block_in_place(|| app.handle(event, &mut session)),
+            // Writing messages blocks: tell the runtime, so other connections go on.
+            Output::Event(event) if Connection::does_io(&event) => {
+                tokio::task::block_in_place(|| app.handle(event, &mut session))
+            }
+            Output::Event(event) => app.handle(event, &mut session),
             Output::Wait(timeout) => match tokio::time::timeout(timeout, stream.read(&mut buffer)).await {
                 Ok(Ok(0)) | Ok(Err(_)) => session.handle_eof(),
                 Ok(Ok(n)) => {

@@ -4,7 +4,7 @@
 //! and `Received:` prepended. The `250` goes out only once the file is in `new/`.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,8 +50,9 @@ pub struct Connection<'a> {
     helo: String,
     from: String,
     recipients: Vec<String>,
-    /// The message being received: its name and its file in `tmp/`.
-    file: Option<(String, File)>,
+    /// The message being received: its name and its file in `tmp/` (buffered: a small
+    /// message is one write).
+    file: Option<(String, BufWriter<File>)>,
     /// LMTP: the message is in `new/` and its deliveries are being answered.
     stored: Option<String>,
 }
@@ -67,6 +68,18 @@ impl<'a> Connection<'a> {
             file: None,
             stored: None,
         }
+    }
+
+    /// Whether acting on `event` touches the disk.
+    pub fn does_io(event: &ServerEvent) -> bool {
+        matches!(
+            event,
+            ServerEvent::Data { .. }
+                | ServerEvent::BodyChunk(_)
+                | ServerEvent::MessageEnd { .. }
+                | ServerEvent::Delivery { .. }
+                | ServerEvent::TransactionAborted(_)
+        )
     }
 
     /// Acts on one event, deciding at once.
@@ -150,7 +163,7 @@ impl<'a> Connection<'a> {
     /// Opens the message's file in `tmp/` and writes the trace fields.
     fn start(&mut self, session: &ServerSession) -> io::Result<()> {
         let name = self.maildir.unique_name();
-        let mut file = File::create(self.maildir.root.join("tmp").join(&name))?;
+        let mut file = BufWriter::with_capacity(64 * 1024, File::create(self.maildir.root.join("tmp").join(&name))?);
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         let recipient = match self.recipients.as_slice() {
             [one] => smtp_sansio::wire::ForwardPath::parse(one).ok(),
@@ -184,6 +197,7 @@ impl<'a> Connection<'a> {
             return Err(Reply::new(ReplyCode::LOCAL_ERROR, "4.3.0 The message could not be stored"));
         };
         let result = (|| {
+            let file = file.into_inner().map_err(io::IntoInnerError::into_error)?;
             if self.maildir.fsync {
                 file.sync_all()?;
             }

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Messages per second over loopback, in one run: Postfix's smtp-source (50 sessions,
+# 20000 messages of 1 KiB) against our tokio_server, against Postfix's smtp-sink
+# storing every message (-d), and against aiosmtpd storing to a Maildir. Prints each
+# rate and the ratios. A benchmark, not a CI gate: the machine's noise shows.
+# Usage: bash scripts/bench-loopback.sh [--fsync]   (our server skips fsync unless asked)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PATH="$PATH:/usr/sbin"
+fsync_flag=--no-fsync
+[ "${1:-}" = "--fsync" ] && fsync_flag=""
+sessions=50
+messages=20000
+
+work=$(mktemp -d /tmp/smtp-sansio-bench.XXXXXX)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+for tool in smtp-source smtp-sink; do
+    command -v "$tool" >/dev/null || { echo "$tool is missing: run scripts/interop.sh once to install it"; exit 1; }
+done
+python3 -c 'import aiosmtpd' 2>/dev/null || { echo "aiosmtpd is missing: run scripts/interop.sh once to install it"; exit 1; }
+cargo build -q --release --example tokio_server || exit 1
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+
+# Sends the load to a port; prints messages per second.
+load() {
+    local start end
+    start=$(date +%s.%N)
+    smtp-source -c -s "$sessions" -m "$messages" -l 1024 -f a@example.net -t b@example.org "127.0.0.1:$1" >/dev/null || return 1
+    end=$(date +%s.%N)
+    python3 -c "print(round($messages / ($end - $start)))"
+}
+
+port=$(free_port)
+target/release/examples/tokio_server --listen "127.0.0.1:$port" --maildir "$work/ours" $fsync_flag >/dev/null 2>&1 &
+pids+=($!)
+wait_port "$port" && ours=$(load "$port")
+stored=$(ls "$work/ours/new" | wc -l)
+
+port=$(free_port)
+mkdir -p "$work/sink"
+smtp-sink -u root -d "$work/sink/%M." "127.0.0.1:$port" 1024 >/dev/null 2>&1 &
+pids+=($!)
+wait_port "$port" && sink=$(load "$port")
+
+port=$(free_port)
+python3 -m aiosmtpd -n -l "127.0.0.1:$port" -c aiosmtpd.handlers.Mailbox "$work/aiosmtpd" >/dev/null 2>&1 &
+pids+=($!)
+wait_port "$port" && aio=$(load "$port")
+
+echo "smtp-source: $sessions sessions, $messages messages of 1 KiB, over loopback"
+echo "tokio_server (Maildir, $([ -n "$fsync_flag" ] && echo "no fsync" || echo "fsync")): ${ours:-?} messages/s ($stored stored)"
+echo "smtp-sink -d (Postfix):           ${sink:-?} messages/s"
+echo "aiosmtpd (Maildir):               ${aio:-?} messages/s"
+python3 -c "
+ours, sink, aio = ${ours:-0}, ${sink:-0}, ${aio:-0}
+if sink and aio:
+    print(f'tokio_server is {ours / sink:.2f}x smtp-sink and {ours / aio:.2f}x aiosmtpd')
+"
