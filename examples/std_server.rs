@@ -12,6 +12,8 @@
 mod mail_sink;
 #[path = "support/server_args.rs"]
 mod server_args;
+#[path = "support/tls.rs"]
+mod tls;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -38,13 +40,14 @@ fn main() -> std::io::Result<()> {
         let listener = TcpListener::bind(addr)?;
         eprintln!("listening on {} (Maildir {})", listener.local_addr()?, args.maildir.display());
         let (config, maildir, verbose) = (config.clone(), maildir.clone(), args.verbose);
+        let (tls, implicit) = (args.tls.clone(), args.implicit_tls);
         listeners.push(std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
-                let (config, maildir) = (config.clone(), maildir.clone());
+                let (config, maildir, tls) = (config.clone(), maildir.clone(), tls.clone());
                 std::thread::spawn(move || {
                     let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-                    if let Err(error) = serve(stream, config, &maildir, verbose) {
+                    if let Err(error) = serve(stream, config, &maildir, tls, implicit, verbose) {
                         eprintln!("{peer}: {error}");
                     }
                 });
@@ -57,9 +60,69 @@ fn main() -> std::io::Result<()> {
     Ok(())
 }
 
+/// The connection, before and after STARTTLS.
+enum Link {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>),
+}
+
+impl Link {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Self::Plain(stream) => stream,
+            Self::Tls(stream) => &stream.sock,
+        }
+    }
+
+    fn upgrade(self, config: &Arc<rustls::ServerConfig>) -> std::io::Result<Self> {
+        let Self::Plain(mut stream) = self else { return Err(std::io::Error::other("TLS is already on")) };
+        let mut connection = rustls::ServerConnection::new(config.clone()).map_err(std::io::Error::other)?;
+        while connection.is_handshaking() {
+            connection.complete_io(&mut stream)?;
+        }
+        Ok(Self::Tls(Box::new(rustls::StreamOwned::new(connection, stream))))
+    }
+}
+
+impl Read for Link {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Plain(stream) => stream.read(buffer),
+            Self::Tls(stream) => stream.read(buffer),
+        }
+    }
+}
+
+impl Write for Link {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Plain(stream) => stream.write(bytes),
+            Self::Tls(stream) => stream.write(bytes),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::Plain(stream) => stream.flush(),
+            Self::Tls(stream) => stream.flush(),
+        }
+    }
+}
+
 /// One connection: the driver loop.
-fn serve(mut stream: TcpStream, config: Arc<ServerConfig>, maildir: &Maildir, verbose: bool) -> std::io::Result<()> {
+fn serve(
+    stream: TcpStream,
+    config: Arc<ServerConfig>,
+    maildir: &Maildir,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    implicit_tls: bool,
+    verbose: bool,
+) -> std::io::Result<()> {
     let peer = stream.peer_addr()?;
+    let mut stream = Link::Plain(stream);
+    if let (true, Some(tls)) = (implicit_tls, &tls) {
+        stream = stream.upgrade(tls)?;
+    }
     let mut session = ServerSession::new(config);
     let mut app = Connection::new(maildir, peer.ip());
     let mut buffer = vec![0; 64 * 1024];
@@ -68,10 +131,11 @@ fn serve(mut stream: TcpStream, config: Arc<ServerConfig>, maildir: &Maildir, ve
             Output::Transmit(bytes) => {
                 trace(verbose, "S", &bytes);
                 stream.write_all(&bytes)?;
+                stream.flush()?;
             }
             Output::Event(event) => app.handle(event, &mut session),
             Output::Wait(timeout) => {
-                stream.set_read_timeout(Some(timeout))?;
+                stream.tcp().set_read_timeout(Some(timeout))?;
                 match stream.read(&mut buffer) {
                     Ok(0) => session.handle_eof(),
                     Ok(n) => {
@@ -84,8 +148,20 @@ fn serve(mut stream: TcpStream, config: Arc<ServerConfig>, maildir: &Maildir, ve
                     Err(_) => session.handle_eof(),
                 }
             }
-            Output::StartTls | Output::Pending => unreachable!("STARTTLS is not offered; decisions are made at once"),
-            Output::Closed => return stream.shutdown(Shutdown::Both),
+            Output::StartTls => {
+                let tls = tls.as_ref().ok_or_else(|| std::io::Error::other("STARTTLS without a certificate"))?;
+                stream.tcp().set_read_timeout(Some(std::time::Duration::from_secs(60)))?;
+                stream = stream.upgrade(tls)?;
+                session.tls_established();
+            }
+            Output::Pending => unreachable!("decisions are made at once"),
+            Output::Closed => {
+                if let Link::Tls(tls) = &mut stream {
+                    tls.conn.send_close_notify();
+                    let _ = tls.flush();
+                }
+                return stream.tcp().shutdown(Shutdown::Both);
+            }
         }
     }
 }

@@ -11,6 +11,8 @@
 mod mail_sink;
 #[path = "support/server_args.rs"]
 mod server_args;
+#[path = "support/tls.rs"]
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +21,8 @@ use smtp_sansio::Output;
 use smtp_sansio::server::{ServerConfig, ServerSession};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 
 use mail_sink::{Connection, Maildir};
 use server_args::{ServerArgs, trace};
@@ -38,13 +42,14 @@ async fn main() -> std::io::Result<()> {
         let listener = TcpListener::bind(addr).await?;
         eprintln!("listening on {} (Maildir {})", listener.local_addr()?, args.maildir.display());
         let (config, maildir, verbose) = (config.clone(), maildir.clone(), args.verbose);
+        let (tls, implicit) = (args.tls.clone().map(TlsAcceptor::from), args.implicit_tls);
         tokio::spawn(async move {
             loop {
                 match listener.accept().await {
                     Ok((stream, peer)) => {
-                        let (config, maildir) = (config.clone(), maildir.clone());
+                        let (config, maildir, tls) = (config.clone(), maildir.clone(), tls.clone());
                         tokio::spawn(async move {
-                            if let Err(error) = serve(stream, peer, config, &maildir, verbose).await {
+                            if let Err(error) = serve(stream, peer, config, &maildir, tls, implicit, verbose).await {
                                 eprintln!("{peer}: {error}");
                             }
                         });
@@ -59,14 +64,63 @@ async fn main() -> std::io::Result<()> {
     Ok(())
 }
 
+/// The connection, before and after STARTTLS.
+enum Link {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Only while the handshake runs.
+    Upgrading,
+}
+
+impl Link {
+    async fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Plain(stream) => stream.read(buffer).await,
+            Self::Tls(stream) => stream.read(buffer).await,
+            Self::Upgrading => Ok(0),
+        }
+    }
+
+    async fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Self::Plain(stream) => stream.write_all(bytes).await,
+            Self::Tls(stream) => stream.write_all(bytes).await,
+            Self::Upgrading => Err(std::io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    async fn shutdown(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::Plain(stream) => stream.shutdown().await,
+            Self::Tls(stream) => stream.shutdown().await,
+            Self::Upgrading => Ok(()),
+        }
+    }
+
+    /// The TLS handshake, on the plain connection.
+    async fn upgrade(&mut self, acceptor: &TlsAcceptor) -> std::io::Result<()> {
+        let Self::Plain(stream) = std::mem::replace(self, Self::Upgrading) else {
+            return Err(std::io::Error::other("TLS is already on"));
+        };
+        *self = Self::Tls(Box::new(acceptor.accept(stream).await?));
+        Ok(())
+    }
+}
+
 /// One connection: the driver loop.
 async fn serve(
-    mut stream: TcpStream,
+    stream: TcpStream,
     peer: SocketAddr,
     config: Arc<ServerConfig>,
     maildir: &Maildir,
+    tls: Option<TlsAcceptor>,
+    implicit_tls: bool,
     verbose: bool,
 ) -> std::io::Result<()> {
+    let mut stream = Link::Plain(stream);
+    if let (true, Some(acceptor)) = (implicit_tls, &tls) {
+        stream.upgrade(acceptor).await?;
+    }
     let mut session = ServerSession::new(config);
     let mut app = Connection::new(maildir, peer.ip());
     let mut buffer = vec![0; 64 * 1024];
@@ -89,7 +143,12 @@ async fn serve(
                 }
                 Err(_) => session.handle_timeout(),
             },
-            Output::StartTls | Output::Pending => unreachable!("STARTTLS is not offered; decisions are made at once"),
+            Output::StartTls => {
+                let acceptor = tls.as_ref().ok_or_else(|| std::io::Error::other("STARTTLS without a certificate"))?;
+                stream.upgrade(acceptor).await?;
+                session.tls_established();
+            }
+            Output::Pending => unreachable!("decisions are made at once"),
             Output::Closed => return stream.shutdown().await,
         }
     }

@@ -70,7 +70,8 @@ impl<'a> Connection<'a> {
         }
     }
 
-    /// Whether acting on `event` touches the disk.
+    /// Whether acting on `event` touches the disk (the std server blocks anyway).
+    #[allow(dead_code)]
     pub fn does_io(event: &ServerEvent) -> bool {
         matches!(
             event,

@@ -17,6 +17,9 @@ pub struct ServerArgs {
     pub lmtp: bool,
     pub verbose: bool,
     pub fsync: bool,
+    /// TLS, for STARTTLS or (with `implicit_tls`) from the first byte.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub implicit_tls: bool,
 }
 
 pub const USAGE: &str = "\
@@ -30,7 +33,9 @@ options:
   --lmtp                 speak LMTP
   --no-fsync             do not fsync messages before acknowledging them
   --verbose              print the conversation as C: and S: lines
-TLS (--tls-cert, --tls-key, --tls-self-signed, --implicit-tls) is not available yet.";
+  --tls-cert PEM --tls-key PEM   offer STARTTLS with this certificate chain and key
+  --tls-self-signed      offer STARTTLS with a new self-signed certificate
+  --implicit-tls         TLS from the first byte (port 465 style) instead of STARTTLS";
 
 impl ServerArgs {
     /// Parses the command line; `Err` holds what to print.
@@ -45,7 +50,10 @@ impl ServerArgs {
             lmtp: false,
             verbose: false,
             fsync: true,
+            tls: None,
+            implicit_tls: false,
         };
+        let (mut cert, mut key, mut self_signed) = (None, None, false);
         let _program = args.next();
         while let Some(arg) = args.next() {
             let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value\n{USAGE}"));
@@ -70,12 +78,27 @@ impl ServerArgs {
                 "--lmtp" => parsed.lmtp = true,
                 "--no-fsync" => parsed.fsync = false,
                 "--verbose" => parsed.verbose = true,
+                "--tls-cert" => cert = Some(PathBuf::from(value("--tls-cert")?)),
+                "--tls-key" => key = Some(PathBuf::from(value("--tls-key")?)),
+                "--tls-self-signed" => self_signed = true,
+                "--implicit-tls" => parsed.implicit_tls = true,
                 "--help" | "-h" => return Err(USAGE.into()),
                 other => return Err(format!("unknown option {other}\n{USAGE}")),
             }
         }
         if parsed.listen.is_empty() {
             parsed.listen.push(SocketAddr::from(([127, 0, 0, 1], 2525)));
+        }
+        parsed.tls = match (cert, key, self_signed) {
+            (Some(cert), Some(key), false) => {
+                Some(super::tls::server_from_pem(&cert, &key).map_err(|e| e.to_string())?)
+            }
+            (None, None, true) => Some(super::tls::server_self_signed(&parsed.hostname).map_err(|e| e.to_string())?),
+            (None, None, false) => None,
+            _ => return Err(format!("give --tls-cert and --tls-key, or --tls-self-signed\n{USAGE}")),
+        };
+        if parsed.implicit_tls && parsed.tls.is_none() {
+            return Err(format!("--implicit-tls needs a certificate\n{USAGE}"));
         }
         Ok(parsed)
     }
@@ -87,6 +110,8 @@ impl ServerArgs {
         config.binary_mime = true;
         config.dsn = true;
         config.lmtp = self.lmtp;
+        config.starttls = self.tls.is_some() && !self.implicit_tls;
+        config.implicit_tls = self.implicit_tls;
         if !self.users.is_empty() {
             config.auth_mechanisms = vec![smtp_sansio::sasl::Mechanism::Plain, smtp_sansio::sasl::Mechanism::Login];
             config.plaintext_auth = self.allow_insecure_auth;
