@@ -9,6 +9,8 @@
 
 #[path = "support/client_args.rs"]
 mod client_args;
+#[path = "support/tls.rs"]
+mod tls;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -26,7 +28,11 @@ fn main() -> std::io::Result<()> {
             std::process::exit(2);
         }
     };
-    let mut stream = TcpStream::connect(&args.server)?;
+    let name = tls::server_name(&args.server)?;
+    let mut stream = Link::Plain(TcpStream::connect(&args.server)?);
+    if args.config.implicit_tls {
+        stream = stream.upgrade(&args.tls, name.clone())?;
+    }
     let mut session = ClientSession::new(args.config.clone());
     session.send(args.envelope.clone());
     session.quit();
@@ -37,6 +43,7 @@ fn main() -> std::io::Result<()> {
             Output::Transmit(bytes) => {
                 trace(args.verbose, "C", &bytes);
                 stream.write_all(&bytes)?;
+                stream.flush()?;
             }
             Output::Event(ClientEvent::BodyWanted { .. }) => {
                 for piece in args.body.chunks(64 * 1024) {
@@ -50,7 +57,7 @@ fn main() -> std::io::Result<()> {
                 }
             }
             Output::Wait(timeout) => {
-                stream.set_read_timeout(Some(timeout))?;
+                stream.tcp().set_read_timeout(Some(timeout))?;
                 match stream.read(&mut buffer) {
                     Ok(0) => session.handle_eof(),
                     Ok(n) => {
@@ -63,9 +70,66 @@ fn main() -> std::io::Result<()> {
                     Err(_) => session.handle_eof(),
                 }
             }
-            Output::StartTls | Output::Pending => unreachable!("no TLS; the body is pushed at once"),
+            Output::StartTls => {
+                stream = stream.upgrade(&args.tls, name.clone())?;
+                session.tls_established();
+            }
+            Output::Pending => unreachable!("the body is pushed at once"),
             Output::Closed => break,
         }
     }
     std::process::exit(exit)
+}
+
+/// The connection, before and after STARTTLS.
+enum Link {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Link {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Self::Plain(stream) => stream,
+            Self::Tls(stream) => &stream.sock,
+        }
+    }
+
+    fn upgrade(
+        self,
+        config: &std::sync::Arc<rustls::ClientConfig>,
+        name: rustls::pki_types::ServerName<'static>,
+    ) -> std::io::Result<Self> {
+        let Self::Plain(mut stream) = self else { return Err(std::io::Error::other("TLS is already on")) };
+        let mut connection = rustls::ClientConnection::new(config.clone(), name).map_err(std::io::Error::other)?;
+        while connection.is_handshaking() {
+            connection.complete_io(&mut stream)?;
+        }
+        Ok(Self::Tls(Box::new(rustls::StreamOwned::new(connection, stream))))
+    }
+}
+
+impl Read for Link {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Plain(stream) => stream.read(buffer),
+            Self::Tls(stream) => stream.read(buffer),
+        }
+    }
+}
+
+impl Write for Link {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Plain(stream) => stream.write(bytes),
+            Self::Tls(stream) => stream.write(bytes),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::Plain(stream) => stream.flush(),
+            Self::Tls(stream) => stream.flush(),
+        }
+    }
 }

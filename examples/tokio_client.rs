@@ -9,11 +9,15 @@
 
 #[path = "support/client_args.rs"]
 mod client_args;
+#[path = "support/tls.rs"]
+mod tls;
 
 use smtp_sansio::Output;
 use smtp_sansio::client::{ClientEvent, ClientSession};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
 use client_args::{ClientArgs, report, trace};
 
@@ -26,7 +30,12 @@ async fn main() -> std::io::Result<()> {
             std::process::exit(2);
         }
     };
-    let mut stream = TcpStream::connect(&args.server).await?;
+    let connector = TlsConnector::from(args.tls.clone());
+    let name = tls::server_name(&args.server)?;
+    let mut stream = Link::Plain(TcpStream::connect(&args.server).await?);
+    if args.config.implicit_tls {
+        stream.upgrade(&connector, name.clone()).await?;
+    }
     let mut session = ClientSession::new(args.config.clone());
     session.send(args.envelope.clone());
     session.quit();
@@ -57,9 +66,52 @@ async fn main() -> std::io::Result<()> {
                 }
                 Err(_) => session.handle_timeout(),
             },
-            Output::StartTls | Output::Pending => unreachable!("no TLS; the body is pushed at once"),
+            Output::StartTls => {
+                stream.upgrade(&connector, name.clone()).await?;
+                session.tls_established();
+            }
+            Output::Pending => unreachable!("the body is pushed at once"),
             Output::Closed => break,
         }
     }
     std::process::exit(exit)
+}
+
+/// The connection, before and after STARTTLS.
+enum Link {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Only while the handshake runs.
+    Upgrading,
+}
+
+impl Link {
+    async fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Plain(stream) => stream.read(buffer).await,
+            Self::Tls(stream) => stream.read(buffer).await,
+            Self::Upgrading => Ok(0),
+        }
+    }
+
+    async fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Self::Plain(stream) => stream.write_all(bytes).await,
+            Self::Tls(stream) => stream.write_all(bytes).await,
+            Self::Upgrading => Err(std::io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// The TLS handshake, on the plain connection.
+    async fn upgrade(
+        &mut self,
+        connector: &TlsConnector,
+        name: rustls::pki_types::ServerName<'static>,
+    ) -> std::io::Result<()> {
+        let Self::Plain(stream) = std::mem::replace(self, Self::Upgrading) else {
+            return Err(std::io::Error::other("TLS is already on"));
+        };
+        *self = Self::Tls(Box::new(connector.connect(name, stream).await?));
+        Ok(())
+    }
 }

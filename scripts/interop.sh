@@ -20,6 +20,7 @@ install() {
     command -v swaks >/dev/null || missing+=(swaks)
     command -v msmtp >/dev/null || missing+=(msmtp)
     command -v smtp-source >/dev/null || [ -x /usr/sbin/smtp-source ] || missing+=(postfix)
+    perl -MNet::SSLeay -e 1 2>/dev/null || missing+=(libnet-ssleay-perl libio-socket-ssl-perl)
     if [ ${#missing[@]} -gt 0 ]; then
         # Never start a daemon from a package's install scripts.
         printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
@@ -29,7 +30,7 @@ install() {
     fi
     python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install -q aiosmtpd >/dev/null 2>&1
 }
-echo "==> installing swaks, msmtp, postfix tools, aiosmtpd"
+echo "==> installing swaks (with TLS), msmtp, postfix tools, aiosmtpd"
 install || echo "(some tools could not be installed; their cases will fail)"
 PATH="$PATH:/usr/sbin"
 
@@ -128,6 +129,41 @@ PY
 }
 check "python smtplib -> tokio_server (dots, SMTPUTF8, 10 MiB, AUTH PLAIN/LOGIN, wrong password)" smtplib_case tokio_server
 check "python smtplib -> std_server (dots, SMTPUTF8, 10 MiB, AUTH PLAIN/LOGIN, wrong password)" smtplib_case std_server
+
+smtplib_tls_case() { # server example: STARTTLS then AUTH, and implicit TLS
+    local example=$1 maildir="$work/md-$1-tls" plain_port
+    start_server "$example" "$maildir" --no-fsync --tls-self-signed --auth user:secret || return 1
+    plain_port=$port
+    start_server "$example" "$maildir" --no-fsync --tls-self-signed --implicit-tls || return 1
+    python3 - "$plain_port" "$port" "$maildir" <<'PY'
+import os, smtplib, ssl, sys
+starttls_port, implicit_port, maildir = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+with smtplib.SMTP("127.0.0.1", starttls_port, timeout=10) as s:
+    s.ehlo("client.example")
+    assert s.has_extn("starttls") and not s.has_extn("auth"), "AUTH waits for TLS"
+    s.starttls(context=ctx)
+    s.ehlo("client.example")
+    assert not s.has_extn("starttls") and s.has_extn("auth")
+    s.login("user", "secret")
+    s.sendmail("user@example.net", ["b@example.org"], b"Subject: tls\r\n\r\nover STARTTLS\r\n")
+with smtplib.SMTP_SSL("127.0.0.1", implicit_port, timeout=10, context=ctx) as s:
+    s.ehlo("client.example")
+    s.sendmail("a@example.net", ["b@example.org"], b"Subject: tls\r\n\r\nimplicit TLS\r\n")
+assert len(os.listdir(os.path.join(maildir, "new"))) == 2
+PY
+}
+check "python smtplib STARTTLS + AUTH, and implicit TLS -> tokio_server" smtplib_tls_case tokio_server
+check "python smtplib STARTTLS + AUTH, and implicit TLS -> std_server" smtplib_tls_case std_server
+
+swaks_tls_case() {
+    local maildir="$work/md-swaks-tls"
+    start_server std_server "$maildir" --no-fsync --tls-self-signed --auth user:secret || return 1
+    swaks --server "127.0.0.1:$port" --tls --auth PLAIN --auth-user user --auth-password secret \
+        --from a@example.net --to b@example.org --data "$body" || return 1
+    cmp <(stored_body "$maildir") <(cat "$body"; printf '\r\n')
+}
+check "swaks --tls --auth PLAIN -> std_server" swaks_tls_case
 
 swaks_case() { # extra swaks args...
     local maildir="$work/md-swaks-$RANDOM"

@@ -184,3 +184,34 @@ fn fifty_concurrent_connections() {
     expected.sort();
     assert_eq!(messages, expected);
 }
+
+#[test]
+fn starttls_required_with_auth_over_tls_std_and_tokio_crossed() {
+    for (server_example, client_example) in [("tokio_server", "std_client"), ("std_server", "tokio_client")] {
+        let server = Server::start(server_example, &["--tls-self-signed", "--auth", "user:secret"]);
+        let flags = ["--starttls", "required", "--insecure-skip-verify", "--auth", "user:secret"];
+        let (code, output) = send(client_example, server.port, &["tls@example.org"], &flags, MESSAGE);
+        assert_eq!(code, 0, "{server_example} and {client_example}: {output}");
+        assert!(!output.contains("authentication failed"), "{output}");
+        assert_eq!(server.messages(), [MESSAGE.to_vec()], "{server_example} and {client_example}");
+    }
+}
+
+#[test]
+fn implicit_tls_std_and_tokio_crossed() {
+    for (server_example, client_example) in [("std_server", "std_client"), ("tokio_server", "tokio_client")] {
+        let server = Server::start(server_example, &["--tls-self-signed", "--implicit-tls"]);
+        let flags = ["--implicit-tls", "--insecure-skip-verify"];
+        let (code, output) = send(client_example, server.port, &["465@example.org"], &flags, MESSAGE);
+        assert_eq!(code, 0, "{server_example} and {client_example}: {output}");
+        assert_eq!(server.messages(), [MESSAGE.to_vec()], "{server_example} and {client_example}");
+    }
+}
+
+#[test]
+fn a_certificate_the_client_does_not_trust_stops_it() {
+    let server = Server::start("tokio_server", &["--tls-self-signed"]);
+    let (code, output) = send("tokio_client", server.port, &["x@example.org"], &["--starttls", "required"], MESSAGE);
+    assert_ne!(code, 0, "{output}");
+    assert!(std::fs::read_dir(server.maildir.join("new")).map(|d| d.count()).unwrap_or(0) == 0);
+}

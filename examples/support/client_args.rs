@@ -9,8 +9,13 @@ pub const USAGE: &str = "\
 usage: --server HOST:PORT --from ADDR --to ADDR [--to ADDR ...] [options] MESSAGE-FILE|-
 options:
   --helo NAME            the name to greet with (default localhost)
-  --starttls off         (required and opportunistic need TLS, which is not available yet)
-  --auth USER:PASS       authenticate (PLAIN, or LOGIN) even without TLS
+  --starttls POLICY      required, opportunistic (the default) or off
+  --implicit-tls         TLS from the first byte (port 465 style)
+  --ca PEM               trust the certificates in this file
+  --insecure-skip-verify trust any certificate (for tests against self-signed servers)
+  --auth USER:PASS       authenticate with PLAIN or LOGIN (over TLS only, unless
+                         --allow-insecure-auth)
+  --allow-insecure-auth  send the password even without TLS
   --lmtp                 speak LMTP
   --bdat                 send the body with BDAT when the server offers CHUNKING
   --verbose              print the conversation as C: and S: lines";
@@ -22,6 +27,8 @@ pub struct ClientArgs {
     pub envelope: Envelope,
     pub body: Vec<u8>,
     pub verbose: bool,
+    /// TLS settings, used when STARTTLS or implicit TLS happens.
+    pub tls: std::sync::Arc<rustls::ClientConfig>,
 }
 
 impl ClientArgs {
@@ -30,8 +37,7 @@ impl ClientArgs {
         let _program = args.next();
         let (mut server, mut from, mut to, mut file) = (None, None, Vec::new(), None);
         let mut config = ClientConfig::new("localhost");
-        config.starttls = TlsPolicy::Off;
-        let mut verbose = false;
+        let (mut verbose, mut ca, mut insecure) = (false, None, false);
         while let Some(arg) = args.next() {
             let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value\n{USAGE}"));
             match arg.as_str() {
@@ -39,10 +45,17 @@ impl ClientArgs {
                 "--from" => from = Some(value("--from")?),
                 "--to" => to.push(value("--to")?),
                 "--helo" => config.ehlo_name = value("--helo")?,
-                "--starttls" => match value("--starttls")?.as_str() {
-                    "off" => config.starttls = TlsPolicy::Off,
-                    other => return Err(format!("--starttls {other}: TLS is not available yet")),
-                },
+                "--starttls" => {
+                    config.starttls = match value("--starttls")?.as_str() {
+                        "required" => TlsPolicy::Required,
+                        "opportunistic" => TlsPolicy::Opportunistic,
+                        "off" => TlsPolicy::Off,
+                        other => return Err(format!("--starttls {other}: required, opportunistic or off")),
+                    }
+                }
+                "--implicit-tls" => config.implicit_tls = true,
+                "--ca" => ca = Some(std::path::PathBuf::from(value("--ca")?)),
+                "--insecure-skip-verify" => insecure = true,
                 "--auth" => {
                     let pair = value("--auth")?;
                     let (user, pass) =
@@ -51,6 +64,7 @@ impl ClientArgs {
                         Some(ClientCredentials::Password { username: user.into(), password: pass.into() });
                     config.plaintext_auth = true;
                 }
+                "--allow-insecure-auth" => config.plaintext_auth = true,
                 "--lmtp" => config.lmtp = true,
                 "--bdat" => config.prefer_bdat = true,
                 "--verbose" => verbose = true,
@@ -81,7 +95,8 @@ impl ClientArgs {
         }
         .map_err(|e| format!("reading the message: {e}"))?;
         let envelope = Envelope::new(from, recipients).for_body(&body);
-        Ok(Self { server, config, envelope, body, verbose })
+        let tls = super::tls::client(ca.as_deref(), insecure).map_err(|e| e.to_string())?;
+        Ok(Self { server, config, envelope, body, verbose, tls })
     }
 }
 
