@@ -18,6 +18,8 @@ mod tls;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use smtp_sansio::Output;
 use smtp_sansio::server::{ServerConfig, ServerSession};
@@ -35,21 +37,39 @@ fn main() -> std::io::Result<()> {
     };
     let config = args.config();
     let maildir = Arc::new(Maildir::open(&args.maildir, args.fsync, &args.hostname, args.users.clone())?);
+    // Ctrl-C stops new connections; the ones in progress finish (up to a minute).
+    ctrlc::set_handler(|| SHUTDOWN.store(true, Ordering::SeqCst)).map_err(std::io::Error::other)?;
     let mut listeners = Vec::new();
     for addr in &args.listen {
         let listener = TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
         eprintln!("listening on {} (Maildir {})", listener.local_addr()?, args.maildir.display());
         let (config, maildir, verbose) = (config.clone(), maildir.clone(), args.verbose);
         let (tls, implicit) = (args.tls.clone(), args.implicit_tls);
         listeners.push(std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
+            while !SHUTDOWN.load(Ordering::SeqCst) {
+                let stream = match listener.accept() {
+                    Ok((stream, _)) => stream,
+                    Err(error) if error.kind() == ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(50));
+                        continue;
+                    }
+                    Err(error) => {
+                        eprintln!("accept: {error}");
+                        continue;
+                    }
+                };
                 let (config, maildir, tls) = (config.clone(), maildir.clone(), tls.clone());
+                ACTIVE.fetch_add(1, Ordering::SeqCst);
                 std::thread::spawn(move || {
                     let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-                    if let Err(error) = serve(stream, config, &maildir, tls, implicit, verbose) {
+                    let served = stream
+                        .set_nonblocking(false)
+                        .and_then(|()| serve(stream, config, &maildir, tls, implicit, verbose));
+                    if let Err(error) = served {
                         eprintln!("{peer}: {error}");
                     }
+                    ACTIVE.fetch_sub(1, Ordering::SeqCst);
                 });
             }
         }));
@@ -57,8 +77,18 @@ fn main() -> std::io::Result<()> {
     for listener in listeners {
         let _ = listener.join();
     }
+    eprintln!("shutting down: no new connections; waiting for the ones in progress");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while ACTIVE.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     Ok(())
 }
+
+/// Set by Ctrl-C.
+static SHUTDOWN: AtomicBool = AtomicBool::new(false);
+/// Connections in progress.
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 
 /// The connection, before and after STARTTLS.
 enum Link {
@@ -150,7 +180,7 @@ fn serve(
             }
             Output::StartTls => {
                 let tls = tls.as_ref().ok_or_else(|| std::io::Error::other("STARTTLS without a certificate"))?;
-                stream.tcp().set_read_timeout(Some(std::time::Duration::from_secs(60)))?;
+                stream.tcp().set_read_timeout(Some(Duration::from_secs(60)))?;
                 stream = stream.upgrade(tls)?;
                 session.tls_established();
             }

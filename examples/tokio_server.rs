@@ -38,13 +38,18 @@ async fn main() -> std::io::Result<()> {
     };
     let config = args.config();
     let maildir = Arc::new(Maildir::open(&args.maildir, args.fsync, &args.hostname, args.users.clone())?);
+    // Connections in progress; Ctrl-C waits for them (up to a minute) before exiting.
+    let active = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut accepting = Vec::new();
     for addr in &args.listen {
         let listener = TcpListener::bind(addr).await?;
         eprintln!("listening on {} (Maildir {})", listener.local_addr()?, args.maildir.display());
         let (config, maildir, verbose) = (config.clone(), maildir.clone(), args.verbose);
         let (tls, implicit) = (args.tls.clone().map(TlsAcceptor::from), args.implicit_tls);
-        tokio::spawn(async move {
+        let active = active.clone();
+        accepting.push(tokio::spawn(async move {
             loop {
+                let Ok(permit) = active.clone().acquire_owned().await else { return };
                 match listener.accept().await {
                     Ok((stream, peer)) => {
                         let (config, maildir, tls) = (config.clone(), maildir.clone(), tls.clone());
@@ -52,17 +57,28 @@ async fn main() -> std::io::Result<()> {
                             if let Err(error) = serve(stream, peer, config, &maildir, tls, implicit, verbose).await {
                                 eprintln!("{peer}: {error}");
                             }
+                            drop(permit);
                         });
                     }
                     Err(error) => eprintln!("accept: {error}"),
                 }
             }
-        });
+        }));
     }
     tokio::signal::ctrl_c().await?;
-    eprintln!("shutting down");
+    eprintln!("shutting down: no new connections; waiting for the ones in progress");
+    for task in accepting {
+        task.abort();
+    }
+    let all = u32::try_from(MAX_CONNECTIONS).unwrap_or(u32::MAX);
+    if tokio::time::timeout(std::time::Duration::from_secs(60), active.acquire_many(all)).await.is_err() {
+        eprintln!("some connections were still open after a minute");
+    }
     Ok(())
 }
+
+/// Connections served at once; more wait in the listen queue.
+const MAX_CONNECTIONS: usize = 1024;
 
 /// The connection, before and after STARTTLS.
 enum Link {
