@@ -219,6 +219,36 @@ PY
 check "tokio_client -> aiosmtpd" aiosmtpd_case tokio_client
 check "std_client -> aiosmtpd" aiosmtpd_case std_client
 
+aiosmtpd_tls_auth_case() { # client example: STARTTLS required, then AUTH
+    local client=$1 maildir="$work/md-aiosmtpd-tls-$1" p
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" \
+        -subj /CN=localhost -days 1 >/dev/null 2>&1 || return 1
+    p=$(free_port)
+    python3 - "$p" "$maildir" "$work/cert.pem" "$work/key.pem" >"$work/aiosmtpd-tls-$p.log" 2>&1 <<'PY' &
+import ssl, sys, time
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import AuthResult, LoginPassword
+port, maildir, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+context.load_cert_chain(cert, key)
+def authenticate(server, session, envelope, mechanism, data):
+    ok = isinstance(data, LoginPassword) and data.login == b"user" and data.password == b"secret"
+    return AuthResult(success=ok)
+controller = Controller(Mailbox(maildir), hostname="127.0.0.1", port=port, tls_context=context,
+                        require_starttls=True, authenticator=authenticate, auth_required=True)
+controller.start()
+time.sleep(120)
+PY
+    pids+=($!)
+    wait_port "$p" || return 1
+    "$bin/$client" --server "127.0.0.1:$p" --starttls required --insecure-skip-verify --auth user:secret \
+        --from a@example.net --to b@example.org "$body" || return 1
+    python3 -c 'import mailbox, sys; n = len(list(mailbox.Maildir(sys.argv[1], create=False))); sys.exit(n != 1)' "$maildir"
+}
+check "tokio_client -> aiosmtpd with STARTTLS required and AUTH" aiosmtpd_tls_auth_case tokio_client
+check "std_client -> aiosmtpd with STARTTLS required and AUTH" aiosmtpd_tls_auth_case std_client
+
 smtp_sink_case() { # client example
     local client=$1 dir="$work/sink-$1" p
     mkdir -p "$dir"
