@@ -133,6 +133,7 @@ async fn serve(
     implicit_tls: bool,
     verbose: bool,
 ) -> std::io::Result<()> {
+    let fsync = maildir.fsync();
     let mut stream = Link::Plain(stream);
     if let (true, Some(acceptor)) = (implicit_tls, &tls) {
         stream.upgrade(acceptor).await?;
@@ -146,8 +147,10 @@ async fn serve(
                 trace(verbose, "S", &bytes);
                 stream.write_all(&bytes).await?;
             }
-            // Writing messages blocks: tell the runtime, so other connections go on.
-            Output::Event(event) if Connection::does_io(&event) => {
+            // Storing a message with fsync blocks for milliseconds: tell the runtime, so
+            // other connections go on. Without fsync the file operations only touch the
+            // page cache, and handing the worker over would cost more than they do.
+            Output::Event(event) if fsync && Connection::may_block(&event) => {
                 tokio::task::block_in_place(|| app.handle(event, &mut session))
             }
             Output::Event(event) => app.handle(event, &mut session),

@@ -35,6 +35,12 @@ impl Maildir {
         Ok(Self { root: root.to_path_buf(), fsync, hostname, users, counter: AtomicU64::new(0) })
     }
 
+    /// Whether messages are fsynced before they are acknowledged.
+    #[allow(dead_code)] // the std server blocks anyway
+    pub fn fsync(&self) -> bool {
+        self.fsync
+    }
+
     /// A name no other message of this process has (Maildir's `time.pid_n.host`).
     fn unique_name(&self) -> String {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -70,17 +76,12 @@ impl<'a> Connection<'a> {
         }
     }
 
-    /// Whether acting on `event` touches the disk (the std server blocks anyway).
+    /// Whether acting on `event` may wait for the disk: creating a message's file and
+    /// storing it (fsync, rename). Body chunks go to a buffer first, and are written
+    /// in 64 KiB pieces. (The std server blocks anyway.)
     #[allow(dead_code)]
-    pub fn does_io(event: &ServerEvent) -> bool {
-        matches!(
-            event,
-            ServerEvent::Data { .. }
-                | ServerEvent::BodyChunk(_)
-                | ServerEvent::MessageEnd { .. }
-                | ServerEvent::Delivery { .. }
-                | ServerEvent::TransactionAborted(_)
-        )
+    pub fn may_block(event: &ServerEvent) -> bool {
+        matches!(event, ServerEvent::Data { .. } | ServerEvent::MessageEnd { .. } | ServerEvent::Delivery { .. })
     }
 
     /// Acts on one event, deciding at once.
