@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Messages per second over loopback, in one run: Postfix's smtp-source (50 sessions,
 # 20000 messages of 1 KiB) against our tokio_server, against Postfix's smtp-sink
-# storing every message (-d), and against aiosmtpd storing to a Maildir. Prints each
-# rate and the ratios. A benchmark, not a CI gate: the machine's noise shows.
+# storing every message (-d), and against aiosmtpd storing to a Maildir, three rounds
+# interleaved. Prints each rate, the medians and their ratios. A benchmark, not a CI
+# gate: the machine's noise shows.
 # Usage: bash scripts/bench-loopback.sh [--fsync]   (our server skips fsync unless asked)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -39,29 +40,36 @@ load() {
     python3 -c "print(round($messages / ($end - $start)))"
 }
 
-port=$(free_port)
-target/release/examples/tokio_server --listen "127.0.0.1:$port" --maildir "$work/ours" $fsync_flag >/dev/null 2>&1 &
-pids+=($!)
-wait_port "$port" && ours=$(load "$port")
-stored=$(ls "$work/ours/new" | wc -l)
+# Each server once per round, three rounds interleaved, so that the machine's drift
+# touches all of them alike; the medians are compared.
+ours=() sink=() aio=()
+for round in 1 2 3; do
+    port=$(free_port)
+    target/release/examples/tokio_server --listen "127.0.0.1:$port" --maildir "$work/ours-$round" $fsync_flag >/dev/null 2>&1 &
+    pids+=($!)
+    wait_port "$port" && ours+=("$(load "$port")")
+    stored=$(ls "$work/ours-$round/new" | wc -l)
+    [ "$stored" -eq "$messages" ] || echo "round $round: tokio_server stored $stored of $messages"
 
-port=$(free_port)
-mkdir -p "$work/sink"
-smtp-sink -u root -d "$work/sink/%M." "127.0.0.1:$port" 1024 >/dev/null 2>&1 &
-pids+=($!)
-wait_port "$port" && sink=$(load "$port")
+    port=$(free_port)
+    mkdir -p "$work/sink-$round"
+    smtp-sink -u root -d "$work/sink-$round/%M." "127.0.0.1:$port" 1024 >/dev/null 2>&1 &
+    pids+=($!)
+    wait_port "$port" && sink+=("$(load "$port")")
 
-port=$(free_port)
-python3 -m aiosmtpd -n -l "127.0.0.1:$port" -c aiosmtpd.handlers.Mailbox "$work/aiosmtpd" >/dev/null 2>&1 &
-pids+=($!)
-wait_port "$port" && aio=$(load "$port")
+    port=$(free_port)
+    python3 -m aiosmtpd -n -l "127.0.0.1:$port" -c aiosmtpd.handlers.Mailbox "$work/aiosmtpd-$round" >/dev/null 2>&1 &
+    pids+=($!)
+    wait_port "$port" && aio+=("$(load "$port")")
+done
 
-echo "smtp-source: $sessions sessions, $messages messages of 1 KiB, over loopback"
-echo "tokio_server (Maildir, $([ -n "$fsync_flag" ] && echo "no fsync" || echo "fsync")): ${ours:-?} messages/s ($stored stored)"
-echo "smtp-sink -d (Postfix):           ${sink:-?} messages/s"
-echo "aiosmtpd (Maildir):               ${aio:-?} messages/s"
-python3 -c "
-ours, sink, aio = ${ours:-0}, ${sink:-0}, ${aio:-0}
-if sink and aio:
-    print(f'tokio_server is {ours / sink:.2f}x smtp-sink and {ours / aio:.2f}x aiosmtpd')
-"
+echo "smtp-source: $sessions sessions, $messages messages of 1 KiB, over loopback; 3 rounds"
+echo "tokio_server (Maildir, $([ -n "$fsync_flag" ] && echo "no fsync" || echo "fsync")): ${ours[*]} messages/s"
+echo "smtp-sink -d (Postfix):           ${sink[*]} messages/s"
+echo "aiosmtpd (Maildir):               ${aio[*]} messages/s"
+python3 - "${ours[*]}" "${sink[*]}" "${aio[*]}" <<'PY'
+import statistics, sys
+ours, sink, aio = (statistics.median(map(float, arg.split())) for arg in sys.argv[1:])
+print(f"medians: tokio_server {ours:.0f}, smtp-sink {sink:.0f}, aiosmtpd {aio:.0f} messages/s")
+print(f"tokio_server is {ours / sink:.2f}x smtp-sink and {ours / aio:.2f}x aiosmtpd")
+PY
