@@ -9,6 +9,8 @@
 
 #[path = "support/client_args.rs"]
 mod client_args;
+#[path = "support/std_link.rs"]
+mod std_link;
 #[path = "support/tls.rs"]
 mod tls;
 
@@ -19,6 +21,7 @@ use smtp_sansio::Output;
 use smtp_sansio::client::{ClientEvent, ClientSession};
 
 use client_args::{ClientArgs, report, trace};
+use std_link::Link;
 
 fn main() -> std::io::Result<()> {
     let args = match ClientArgs::parse(std::env::args()) {
@@ -29,9 +32,10 @@ fn main() -> std::io::Result<()> {
         }
     };
     let name = tls::server_name(&args.server)?;
+    let handshake = || rustls::ClientConnection::new(args.tls.clone(), name.clone()).map_err(std::io::Error::other);
     let mut stream = Link::Plain(TcpStream::connect(&args.server)?);
     if args.config.implicit_tls {
-        stream = stream.upgrade(&args.tls, name.clone())?;
+        stream = stream.upgrade(handshake()?)?;
     }
     let mut session = ClientSession::new(args.config.clone());
     session.send(args.envelope.clone());
@@ -71,65 +75,15 @@ fn main() -> std::io::Result<()> {
                 }
             }
             Output::StartTls => {
-                stream = stream.upgrade(&args.tls, name.clone())?;
+                stream = stream.upgrade(handshake()?)?;
                 session.tls_established();
             }
             Output::Pending => unreachable!("the body is pushed at once"),
-            Output::Closed => break,
+            Output::Closed => {
+                let _ = stream.close();
+                break;
+            }
         }
     }
     std::process::exit(exit)
-}
-
-/// The connection, before and after STARTTLS.
-enum Link {
-    Plain(TcpStream),
-    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
-}
-
-impl Link {
-    fn tcp(&self) -> &TcpStream {
-        match self {
-            Self::Plain(stream) => stream,
-            Self::Tls(stream) => &stream.sock,
-        }
-    }
-
-    fn upgrade(
-        self,
-        config: &std::sync::Arc<rustls::ClientConfig>,
-        name: rustls::pki_types::ServerName<'static>,
-    ) -> std::io::Result<Self> {
-        let Self::Plain(mut stream) = self else { return Err(std::io::Error::other("TLS is already on")) };
-        let mut connection = rustls::ClientConnection::new(config.clone(), name).map_err(std::io::Error::other)?;
-        while connection.is_handshaking() {
-            connection.complete_io(&mut stream)?;
-        }
-        Ok(Self::Tls(Box::new(rustls::StreamOwned::new(connection, stream))))
-    }
-}
-
-impl Read for Link {
-    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Self::Plain(stream) => stream.read(buffer),
-            Self::Tls(stream) => stream.read(buffer),
-        }
-    }
-}
-
-impl Write for Link {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Self::Plain(stream) => stream.write(bytes),
-            Self::Tls(stream) => stream.write(bytes),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Self::Plain(stream) => stream.flush(),
-            Self::Tls(stream) => stream.flush(),
-        }
-    }
 }

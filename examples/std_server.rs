@@ -12,11 +12,13 @@
 mod mail_sink;
 #[path = "support/server_args.rs"]
 mod server_args;
+#[path = "support/std_link.rs"]
+mod std_link;
 #[path = "support/tls.rs"]
 mod tls;
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -26,6 +28,7 @@ use smtp_sansio::server::{ServerConfig, ServerSession};
 
 use mail_sink::{Connection, Maildir};
 use server_args::{ServerArgs, trace};
+use std_link::Link;
 
 fn main() -> std::io::Result<()> {
     let args = match ServerArgs::parse(std::env::args()) {
@@ -90,55 +93,6 @@ static SHUTDOWN: AtomicBool = AtomicBool::new(false);
 /// Connections in progress.
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 
-/// The connection, before and after STARTTLS.
-enum Link {
-    Plain(TcpStream),
-    Tls(Box<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>),
-}
-
-impl Link {
-    fn tcp(&self) -> &TcpStream {
-        match self {
-            Self::Plain(stream) => stream,
-            Self::Tls(stream) => &stream.sock,
-        }
-    }
-
-    fn upgrade(self, config: &Arc<rustls::ServerConfig>) -> std::io::Result<Self> {
-        let Self::Plain(mut stream) = self else { return Err(std::io::Error::other("TLS is already on")) };
-        let mut connection = rustls::ServerConnection::new(config.clone()).map_err(std::io::Error::other)?;
-        while connection.is_handshaking() {
-            connection.complete_io(&mut stream)?;
-        }
-        Ok(Self::Tls(Box::new(rustls::StreamOwned::new(connection, stream))))
-    }
-}
-
-impl Read for Link {
-    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Self::Plain(stream) => stream.read(buffer),
-            Self::Tls(stream) => stream.read(buffer),
-        }
-    }
-}
-
-impl Write for Link {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Self::Plain(stream) => stream.write(bytes),
-            Self::Tls(stream) => stream.write(bytes),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Self::Plain(stream) => stream.flush(),
-            Self::Tls(stream) => stream.flush(),
-        }
-    }
-}
-
 /// One connection: the driver loop.
 fn serve(
     stream: TcpStream,
@@ -149,9 +103,11 @@ fn serve(
     verbose: bool,
 ) -> std::io::Result<()> {
     let peer = stream.peer_addr()?;
+    let handshake =
+        |tls: &Arc<rustls::ServerConfig>| rustls::ServerConnection::new(tls.clone()).map_err(std::io::Error::other);
     let mut stream = Link::Plain(stream);
     if let (true, Some(tls)) = (implicit_tls, &tls) {
-        stream = stream.upgrade(tls)?;
+        stream = stream.upgrade(handshake(tls)?)?;
     }
     let mut session = ServerSession::new(config);
     let mut app = Connection::new(maildir, peer.ip());
@@ -181,17 +137,11 @@ fn serve(
             Output::StartTls => {
                 let tls = tls.as_ref().ok_or_else(|| std::io::Error::other("STARTTLS without a certificate"))?;
                 stream.tcp().set_read_timeout(Some(Duration::from_secs(60)))?;
-                stream = stream.upgrade(tls)?;
+                stream = stream.upgrade(handshake(tls)?)?;
                 session.tls_established();
             }
             Output::Pending => unreachable!("decisions are made at once"),
-            Output::Closed => {
-                if let Link::Tls(tls) = &mut stream {
-                    tls.conn.send_close_notify();
-                    let _ = tls.flush();
-                }
-                return stream.tcp().shutdown(Shutdown::Both);
-            }
+            Output::Closed => return stream.close(),
         }
     }
 }

@@ -11,15 +11,17 @@
 mod client_args;
 #[path = "support/tls.rs"]
 mod tls;
+#[path = "support/tokio_link.rs"]
+mod tokio_link;
 
 use smtp_sansio::Output;
 use smtp_sansio::client::{ClientEvent, ClientSession};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use client_args::{ClientArgs, report, trace};
+use tokio_link::Link;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
@@ -32,9 +34,10 @@ async fn main() -> std::io::Result<()> {
     };
     let connector = TlsConnector::from(args.tls.clone());
     let name = tls::server_name(&args.server)?;
-    let mut stream = Link::Plain(TcpStream::connect(&args.server).await?);
+    let mut stream: Link<TlsStream<TcpStream>> = Link::Plain(TcpStream::connect(&args.server).await?);
     if args.config.implicit_tls {
-        stream.upgrade(&connector, name.clone()).await?;
+        let plain = stream.take_plain()?;
+        stream = Link::Tls(Box::new(connector.connect(name.clone(), plain).await?));
     }
     let mut session = ClientSession::new(args.config.clone());
     session.send(args.envelope.clone());
@@ -67,7 +70,8 @@ async fn main() -> std::io::Result<()> {
                 Err(_) => session.handle_timeout(),
             },
             Output::StartTls => {
-                stream.upgrade(&connector, name.clone()).await?;
+                let plain = stream.take_plain()?;
+                stream = Link::Tls(Box::new(connector.connect(name.clone(), plain).await?));
                 session.tls_established();
             }
             Output::Pending => unreachable!("the body is pushed at once"),
@@ -75,43 +79,4 @@ async fn main() -> std::io::Result<()> {
         }
     }
     std::process::exit(exit)
-}
-
-/// The connection, before and after STARTTLS.
-enum Link {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-    /// Only while the handshake runs.
-    Upgrading,
-}
-
-impl Link {
-    async fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Self::Plain(stream) => stream.read(buffer).await,
-            Self::Tls(stream) => stream.read(buffer).await,
-            Self::Upgrading => Ok(0),
-        }
-    }
-
-    async fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        match self {
-            Self::Plain(stream) => stream.write_all(bytes).await,
-            Self::Tls(stream) => stream.write_all(bytes).await,
-            Self::Upgrading => Err(std::io::ErrorKind::NotConnected.into()),
-        }
-    }
-
-    /// The TLS handshake, on the plain connection.
-    async fn upgrade(
-        &mut self,
-        connector: &TlsConnector,
-        name: rustls::pki_types::ServerName<'static>,
-    ) -> std::io::Result<()> {
-        let Self::Plain(stream) = std::mem::replace(self, Self::Upgrading) else {
-            return Err(std::io::Error::other("TLS is already on"));
-        };
-        *self = Self::Tls(Box::new(connector.connect(name, stream).await?));
-        Ok(())
-    }
 }

@@ -13,19 +13,21 @@ mod mail_sink;
 mod server_args;
 #[path = "support/tls.rs"]
 mod tls;
+#[path = "support/tokio_link.rs"]
+mod tokio_link;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use smtp_sansio::Output;
 use smtp_sansio::server::{ServerConfig, ServerSession};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use mail_sink::{Connection, Maildir};
 use server_args::{ServerArgs, trace};
+use tokio_link::Link;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -80,49 +82,6 @@ async fn main() -> std::io::Result<()> {
 /// Connections served at once; more wait in the listen queue.
 const MAX_CONNECTIONS: usize = 1024;
 
-/// The connection, before and after STARTTLS.
-enum Link {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-    /// Only while the handshake runs.
-    Upgrading,
-}
-
-impl Link {
-    async fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Self::Plain(stream) => stream.read(buffer).await,
-            Self::Tls(stream) => stream.read(buffer).await,
-            Self::Upgrading => Ok(0),
-        }
-    }
-
-    async fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        match self {
-            Self::Plain(stream) => stream.write_all(bytes).await,
-            Self::Tls(stream) => stream.write_all(bytes).await,
-            Self::Upgrading => Err(std::io::ErrorKind::NotConnected.into()),
-        }
-    }
-
-    async fn shutdown(&mut self) -> std::io::Result<()> {
-        match self {
-            Self::Plain(stream) => stream.shutdown().await,
-            Self::Tls(stream) => stream.shutdown().await,
-            Self::Upgrading => Ok(()),
-        }
-    }
-
-    /// The TLS handshake, on the plain connection.
-    async fn upgrade(&mut self, acceptor: &TlsAcceptor) -> std::io::Result<()> {
-        let Self::Plain(stream) = std::mem::replace(self, Self::Upgrading) else {
-            return Err(std::io::Error::other("TLS is already on"));
-        };
-        *self = Self::Tls(Box::new(acceptor.accept(stream).await?));
-        Ok(())
-    }
-}
-
 /// One connection: the driver loop.
 async fn serve(
     stream: TcpStream,
@@ -134,9 +93,10 @@ async fn serve(
     verbose: bool,
 ) -> std::io::Result<()> {
     let fsync = maildir.fsync();
-    let mut stream = Link::Plain(stream);
+    let mut stream: Link<TlsStream<TcpStream>> = Link::Plain(stream);
     if let (true, Some(acceptor)) = (implicit_tls, &tls) {
-        stream.upgrade(acceptor).await?;
+        let plain = stream.take_plain()?;
+        stream = Link::Tls(Box::new(acceptor.accept(plain).await?));
     }
     let mut session = ServerSession::new(config);
     let mut app = Connection::new(maildir, peer.ip());
@@ -164,7 +124,8 @@ async fn serve(
             },
             Output::StartTls => {
                 let acceptor = tls.as_ref().ok_or_else(|| std::io::Error::other("STARTTLS without a certificate"))?;
-                stream.upgrade(acceptor).await?;
+                let plain = stream.take_plain()?;
+                stream = Link::Tls(Box::new(acceptor.accept(plain).await?));
                 session.tls_established();
             }
             Output::Pending => unreachable!("decisions are made at once"),

@@ -1,0 +1,55 @@
+//! An async connection before and after its TLS handshake (STARTTLS or implicit TLS),
+//! for the tokio examples.
+
+use std::io;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The connection: plain TCP, or a TLS stream `T` over it (the server's or the
+/// client's `tokio_rustls` stream).
+pub enum Link<T> {
+    Plain(TcpStream),
+    Tls(Box<T>),
+    /// Only while the handshake runs.
+    Upgrading,
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> Link<T> {
+    pub async fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Plain(stream) => stream.read(buffer).await,
+            Self::Tls(stream) => stream.read(buffer).await,
+            Self::Upgrading => Ok(0),
+        }
+    }
+
+    pub async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Self::Plain(stream) => stream.write_all(bytes).await,
+            Self::Tls(stream) => stream.write_all(bytes).await,
+            Self::Upgrading => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    #[allow(dead_code)] // the client just drops the connection
+    pub async fn shutdown(&mut self) -> io::Result<()> {
+        match self {
+            Self::Plain(stream) => stream.shutdown().await,
+            Self::Tls(stream) => stream.shutdown().await,
+            Self::Upgrading => Ok(()),
+        }
+    }
+
+    /// The plain stream, for the handshake; the link is `Upgrading` until it is put
+    /// back as `Tls`.
+    pub fn take_plain(&mut self) -> io::Result<TcpStream> {
+        match std::mem::replace(self, Self::Upgrading) {
+            Self::Plain(stream) => Ok(stream),
+            other => {
+                *self = other;
+                Err(io::Error::other("TLS is already on"))
+            }
+        }
+    }
+}
