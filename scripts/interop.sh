@@ -156,6 +156,22 @@ PY
 check "python smtplib STARTTLS + AUTH, and implicit TLS -> tokio_server" smtplib_tls_case tokio_server
 check "python smtplib STARTTLS + AUTH, and implicit TLS -> std_server" smtplib_tls_case std_server
 
+dual_stack_case() { # one server listening on IPv4 and IPv6 loopback
+    local maildir="$work/md-dual" p
+    p=$(free_port)
+    "$bin/tokio_server" --listen "127.0.0.1:$p" --listen "[::1]:$p" --maildir "$maildir" --no-fsync >"$work/dual.log" 2>&1 &
+    pids+=($!)
+    wait_port "$p" || return 1
+    python3 - "$p" <<'PY'
+import smtplib, sys
+for host in ("::1", "127.0.0.1"):
+    with smtplib.SMTP(host, int(sys.argv[1]), timeout=10) as s:
+        s.sendmail("a@example.net", ["b@example.org"], b"Subject: dual stack\r\n\r\nhi\r\n")
+PY
+    [ "$(count_messages "$maildir")" -eq 2 ] && grep -q "IPv6:::1" "$maildir"/new/*
+}
+check "python smtplib over IPv6 and IPv4 -> tokio_server listening on both" dual_stack_case
+
 swaks_tls_case() {
     local maildir="$work/md-swaks-tls"
     start_server std_server "$maildir" --no-fsync --tls-self-signed --auth user:secret || return 1
