@@ -410,19 +410,19 @@ impl ServerSession {
     }
 
     /// AUTH (RFC 4954 section 4).
-    fn auth(&mut self, mechanism: &str, initial_response: Option<InitialResponse<'_>>) {
-        let refusal = match Mechanism::from_name(mechanism) {
+    fn auth(&mut self, name: &str, initial_response: Option<InitialResponse<'_>>) {
+        let refusal = match () {
             _ if self.config.auth_mechanisms.is_empty() => Some(canned::NOT_OFFERED),
             _ if self.hello != Hello::Ehlo => Some(canned::NO_HELLO),
             _ if self.authenticated => Some(canned::ALREADY_AUTHENTICATED),
             _ if self.transaction.is_some() => Some(canned::AUTH_IN_TRANSACTION),
-            Some(m) if self.config.auth_mechanisms.contains(&m) => None,
-            _ => Some(canned::UNKNOWN_MECHANISM),
+            _ => None,
         };
         if let Some(refusal) = refusal {
             return self.error(refusal);
         }
-        let Some(mechanism) = Mechanism::from_name(mechanism) else { return };
+        let offered = Mechanism::from_name(name).filter(|m| self.config.auth_mechanisms.contains(m));
+        let Some(mechanism) = offered else { return self.error(canned::UNKNOWN_MECHANISM) };
         self.synchronise();
         if !self.tls && !self.config.plaintext_auth {
             return self.reply(canned::ENCRYPTION_REQUIRED);
