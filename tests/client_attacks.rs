@@ -304,3 +304,18 @@ fn rejections_at_each_step_are_reported_with_the_reply() {
         assert!(failed.contains(expected), "{failed}");
     }
 }
+
+#[test]
+fn a_refusal_with_more_bytes_behind_it_ends_the_session_once() {
+    // The greeting refused, and more in the same read: the client sends QUIT, reports
+    // the message once and closes once.
+    let run = run_client(
+        &config(),
+        &[(envelope(&["<b@example.org>"]), b"hi\r\n")],
+        &[b"554 go away\r\n250 extra\r\n", b"221 bye\r\n"],
+        usize::MAX,
+    );
+    assert_eq!(run.sent, "QUIT\r\n");
+    assert_eq!(run.events.iter().filter(|e| e.starts_with("Closed")).count(), 1, "{:?}", run.events);
+    assert_eq!(run.events.iter().filter(|e| e.starts_with("Failed")).count(), 1, "{:?}", run.events);
+}

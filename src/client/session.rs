@@ -422,21 +422,22 @@ impl ClientSession {
 
     /// Ends the session: every message not done is reported, then `Closed`.
     fn close(&mut self, reason: CloseReason) {
-        if let Some(transaction) = self.current.take() {
-            let failure = transaction.failure.unwrap_or(Failure::SessionEnded(reason.clone()));
-            self.events.push_back(ClientEvent::Failed { message: transaction.id, failure });
-        }
-        for (id, _) in self.queue.drain(..) {
-            self.events.push_back(ClientEvent::Failed { message: id, failure: Failure::SessionEnded(reason.clone()) });
-        }
-        self.events.push_back(ClientEvent::Closed { reason });
-        self.expected.clear();
+        self.end(reason);
         self.input.clear();
-        self.phase = Phase::Closing;
     }
 
     /// Sends `QUIT` and closes after its reply (or closes at once if the server is gone).
     fn give_up(&mut self, reason: CloseReason) {
+        self.end(reason);
+        // Whatever else the server sent no longer matters: only QUIT's reply is read.
+        self.input.clear();
+        if Command::Quit.encode(&mut self.out).is_ok() {
+            self.expected.push_back(Expect::Quit);
+        }
+    }
+
+    /// Reports every message not done as failed for `reason`, and `Closed`.
+    fn end(&mut self, reason: CloseReason) {
         if let Some(transaction) = self.current.take() {
             let failure = transaction.failure.unwrap_or(Failure::SessionEnded(reason.clone()));
             self.events.push_back(ClientEvent::Failed { message: transaction.id, failure });
@@ -444,9 +445,8 @@ impl ClientSession {
         for (id, _) in self.queue.drain(..) {
             self.events.push_back(ClientEvent::Failed { message: id, failure: Failure::SessionEnded(reason.clone()) });
         }
-        self.expected.clear();
-        self.command(&Command::Quit, Expect::Quit);
         self.events.push_back(ClientEvent::Closed { reason });
+        self.expected.clear();
         self.phase = Phase::Closing;
     }
 

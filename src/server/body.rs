@@ -88,7 +88,7 @@ impl ServerSession {
                 let status = self.config.enhanced_status_codes.then_some((2, 0, 0));
                 self.write_reply(|out| {
                     let mut digits = [0; 20];
-                    canned::write_line(out, 250, b' ', status, "");
+                    canned::write_line(out, 250, status, "");
                     // "250 2.0.0 " is written; put the count and text before the CRLF.
                     out.truncate(out.len() - 2);
                     out.extend_from_slice(canned::decimal(size, &mut digits));

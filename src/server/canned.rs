@@ -17,11 +17,12 @@ impl Canned {
     }
 }
 
-/// One reply line: `code sep [status ]text CRLF`. Callers pass text without CR or LF.
-pub(crate) fn write_line(out: &mut BytesMut, code: u16, separator: u8, status: Option<(u8, u16, u16)>, text: &str) {
+/// One reply line, the last of its reply: `code [status ]text CRLF`. Callers pass text
+/// without CR or LF.
+pub(crate) fn write_line(out: &mut BytesMut, code: u16, status: Option<(u8, u16, u16)>, text: &str) {
     let mut number = [0; 20];
     out.put_slice(decimal(u64::from(code), &mut number));
-    out.put_u8(separator);
+    out.put_u8(b' ');
     if let Some((class, subject, detail)) = status {
         out.put_slice(decimal(u64::from(class), &mut number));
         out.put_u8(b'.');

@@ -99,7 +99,7 @@ impl ServerSession {
                     let status = reply.enhanced().filter(|_| enhanced);
                     let status = status.map(|s| (s.class(), s.subject(), s.detail()));
                     let text = reply.lines().next().unwrap_or("Syntax error");
-                    canned::write_line(out, reply.code().get(), b' ', status, text);
+                    canned::write_line(out, reply.code().get(), status, text);
                 });
                 self.count_error();
                 None
@@ -180,7 +180,7 @@ impl ServerSession {
         match kind {
             Hello::Helo => {
                 let line = hostname.clone();
-                self.write_reply(|out| canned::write_line(out, 250, b' ', None, &line));
+                self.write_reply(|out| canned::write_line(out, 250, None, &line));
             }
             _ => {
                 let mut encoded = bytes::BytesMut::new();
@@ -188,7 +188,7 @@ impl ServerSession {
                 // hostname with a control character would be refused here.
                 if self.capabilities().to_reply().encode(&mut encoded).is_err() {
                     encoded.clear();
-                    canned::write_line(&mut encoded, 250, b' ', None, "localhost");
+                    canned::write_line(&mut encoded, 250, None, "localhost");
                 }
                 self.put_reply_bytes(&encoded);
             }
@@ -447,7 +447,7 @@ impl ServerSession {
 
     /// A `334` challenge (RFC 4954 section 4), base64 already.
     pub(super) fn challenge(&mut self, base64: &str) {
-        self.write_reply(|out| canned::write_line(out, 334, b' ', None, base64));
+        self.write_reply(|out| canned::write_line(out, 334, None, base64));
         self.synchronise();
     }
 

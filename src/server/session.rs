@@ -256,7 +256,7 @@ impl ServerSession {
             config,
         };
         let greeting = alloc::format!("{} {}", session.config.hostname, session.config.greeting);
-        canned::write_line(&mut session.out, 220, b' ', None, greeting.trim_end());
+        canned::write_line(&mut session.out, 220, None, greeting.trim_end());
         session
     }
 
