@@ -53,7 +53,7 @@ fn transactions(
     message: &[u8],
 ) -> usize {
     let mut client = ClientSession::new(client_config.clone());
-    let mut server = ServerSession::new(server_config.clone());
+    let mut server = ServerSession::new(&server_config.clone().build().unwrap());
     for _ in 0..MESSAGES {
         client.send(envelope.clone());
     }

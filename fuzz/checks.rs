@@ -530,17 +530,22 @@ pub fn capabilities(data: &[u8]) {
     assert_eq!(second.as_ref(), Ok(&first), "capabilities from {reply:?} do not survive to_reply: {rebuilt:?}");
 }
 
-/// `server_session`: a whole server session under random input and random chunking.
+/// `server_session`: a whole server session under random input, random chunking and
+/// a random decision schedule.
 ///
 /// The options byte picks the configuration: bit 0 LMTP, bit 1 STARTTLS offered, bit 2
 /// AUTH (PLAIN, LOGIN) allowed in plaintext, bit 3 strict envelopes, bits 4-5 the bare
 /// line ending policy, bit 6 tiny limits (3 recipients, 200-octet messages, 5 errors),
-/// bit 7 the application rejects every other decision.
+/// bit 7 the application rejects every other decision. The split lengths double as
+/// the decision schedule: at each `Pending`, the next one says whether to read on or
+/// which held decision to make.
 ///
-/// Invariants: the session never panics; whole, split and bytewise feeding give the
-/// same replies and events; everything it transmits parses as replies with nothing
-/// left over; it holds at most about 1 MiB of input; and after the input ends it
-/// closes within a bounded number of steps.
+/// Invariants: the session never panics; whole, split and bytewise feeding, each with
+/// decisions made at once and on the schedule, give the same replies and events;
+/// `Wait` is never said while a decision is owed, and `Pending` counts exactly the
+/// decisions held; everything it transmits parses as replies with nothing left over;
+/// it holds at most about 1 MiB of input; and after the input ends it closes within a
+/// bounded number of steps.
 pub fn server_session(data: &[u8]) {
     use smtp_sansio::server::{BareLineEndingPolicy, ServerConfig};
     let stream = Stream::new(data);
@@ -564,10 +569,16 @@ pub fn server_session(data: &[u8]) {
         config.max_errors = 5;
     }
     let reject_some = options & 128 != 0;
-    let mut runs = stream.feeds().into_iter().map(|(name, pieces)| (name, run_server(&config, &pieces, reject_some)));
-    let (_, expected) = runs.next().expect("three feeds");
-    for (name, run) in runs {
-        assert_eq!(run, expected, "{name} feeding differs from whole");
+    let server = config.build().expect("a valid configuration");
+    let schedule = stream.lengths;
+    let mut runs = stream.feeds().into_iter().flat_map(|(name, pieces)| {
+        let at_once = run_server(&server, &pieces, reject_some, None);
+        let scheduled = run_server(&server, &pieces, reject_some, Some(schedule));
+        [(name, "at once", at_once), (name, "on the schedule", scheduled)]
+    });
+    let (_, _, expected) = runs.next().expect("three feeds");
+    for (name, decided, run) in runs {
+        assert_eq!(run, expected, "{name} feeding with decisions {decided} differs from whole, at once");
     }
     let mut sent = BytesMut::from(expected.0.as_slice());
     let mut parser = ReplyParser::new();
@@ -583,16 +594,56 @@ pub fn server_session(data: &[u8]) {
 /// one `Err(body)`: where chunks split depends on the feeding).
 type ServerRun = (Vec<u8>, Vec<Result<String, Vec<u8>>>);
 
-fn run_server(config: &smtp_sansio::server::ServerConfig, pieces: &[&[u8]], reject_some: bool) -> ServerRun {
+/// A decision the application holds: the ticket and whether it rejects.
+enum HeldTicket {
+    Plain(smtp_sansio::server::Ticket, bool),
+    Auth(smtp_sansio::server::AuthTicket, bool),
+}
+
+fn decide_held(session: &mut smtp_sansio::server::ServerSession, held: HeldTicket) {
+    let no = || Reply::new(ReplyCode::MAILBOX_UNAVAILABLE, "no");
+    let result = match held {
+        HeldTicket::Plain(ticket, true) => session.reject(ticket, no()),
+        HeldTicket::Plain(ticket, false) => session.accept(ticket),
+        HeldTicket::Auth(ticket, true) => session.reject_auth(ticket, no()),
+        HeldTicket::Auth(ticket, false) => session.accept_auth(ticket),
+    };
+    // A forced close (too many errors, a flood) drops the decisions still owed.
+    if result != Err(smtp_sansio::DecisionError::Closed) {
+        result.expect("a held ticket takes a decision");
+    }
+}
+
+/// An event as text, without the session number its tickets carry.
+fn without_session(text: String) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("session: ") {
+        out.push_str(&rest[..at]);
+        out.push_str("session: _");
+        rest = rest[at + 9..].trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out
+}
+
+fn run_server(
+    server: &smtp_sansio::server::Server,
+    pieces: &[&[u8]],
+    reject_some: bool,
+    schedule: Option<&[u8]>,
+) -> ServerRun {
     use smtp_sansio::Output;
     use smtp_sansio::server::{ServerEvent, ServerSession};
-    let mut session = ServerSession::new(config.clone());
+    let mut session = ServerSession::new(server);
     let mut pieces = pieces.iter();
     let (mut sent, mut events): ServerRun = (Vec::new(), Vec::new());
     let mut decisions = 0u64;
     let mut after_eof = 0;
+    let mut held: Vec<HeldTicket> = Vec::new();
+    let mut choices = schedule.unwrap_or(&[]).iter().copied().cycle();
     for _ in 0..1_000_000 {
-        assert!(session.buffered_input() <= (1 << 20) + 12288, "input held without bound");
+        assert!(session.buffered_input() <= (1 << 20) + 16384, "input held without bound");
         match session.poll_output() {
             Output::Transmit(bytes) => {
                 assert!(!bytes.is_empty(), "empty Transmit");
@@ -606,15 +657,24 @@ fn run_server(config: &smtp_sansio::server::ServerConfig, pieces: &[&[u8]], reje
                 }
             }
             Output::Event(event) => {
-                let ticket = event.ticket();
-                events.push(Ok(format!("{event:?}")));
+                let ticket = match (&event, event.ticket()) {
+                    (_, Some(ticket)) => Some((Some(ticket), None)),
+                    (ServerEvent::Auth { ticket, .. }, None) => Some((None, Some(ticket.clone()))),
+                    _ => None,
+                };
+                events.push(Ok(without_session(format!("{event:?}"))));
                 if let Some(ticket) = ticket {
                     decisions += 1;
-                    let result = match reject_some && decisions.is_multiple_of(2) {
-                        true => session.reject(ticket, Reply::new(ReplyCode::MAILBOX_UNAVAILABLE, "no")),
-                        false => session.accept(ticket),
+                    let reject = reject_some && decisions.is_multiple_of(2);
+                    let ticket = match ticket {
+                        (Some(ticket), _) => HeldTicket::Plain(ticket, reject),
+                        (None, Some(ticket)) => HeldTicket::Auth(ticket, reject),
+                        (None, None) => unreachable!("one of the two"),
                     };
-                    result.expect("a fresh ticket takes a decision");
+                    match schedule {
+                        None => decide_held(&mut session, ticket),
+                        Some(_) => held.push(ticket),
+                    }
                 }
             }
             Output::StartTls => {
@@ -622,17 +682,33 @@ fn run_server(config: &smtp_sansio::server::ServerConfig, pieces: &[&[u8]], reje
                 for piece in pieces.by_ref() {
                     session.handle_input(piece);
                 }
-                session.tls_established();
+                session.tls_established().expect("a handshake was asked for");
             }
-            Output::Wait(_) => match pieces.next() {
-                Some(piece) => session.handle_input(piece),
-                None => {
-                    after_eof += 1;
-                    assert!(after_eof < 3, "the session waits for input after end of input");
-                    session.handle_eof();
+            Output::Wait(_) => {
+                assert!(held.is_empty(), "Wait while decisions are owed");
+                match pieces.next() {
+                    Some(piece) => session.handle_input(piece),
+                    None => {
+                        after_eof += 1;
+                        assert!(after_eof < 3, "the session waits for input after end of input");
+                        session.handle_eof();
+                    }
                 }
-            },
-            Output::Pending => panic!("Pending with every decision made"),
+            }
+            Output::Pending(pending) => {
+                assert_eq!(pending.owed(), held.len(), "Pending counts the decisions held");
+                assert!(!held.is_empty(), "Pending with nothing owed");
+                let choice = choices.next().unwrap_or(0);
+                // Read on (while there is input, and not too much is held), or decide.
+                if choice & 1 == 1 && pieces.len() > 0 && session.buffered_input() < 64 * 1024 {
+                    if let Some(piece) = pieces.next() {
+                        session.handle_input(piece);
+                    }
+                } else {
+                    let index = usize::from(choice >> 1) % held.len();
+                    decide_held(&mut session, held.remove(index));
+                }
+            }
             Output::Closed => return (sent, events),
         }
     }
@@ -690,7 +766,7 @@ pub fn client_session(data: &[u8]) {
             }
             Output::Event(_) => {}
             Output::StartTls => client.tls_established(),
-            Output::Wait(_) | Output::Pending => match pieces.next() {
+            Output::Wait(_) | Output::Pending(_) => match pieces.next() {
                 Some(piece) => client.handle_input(piece),
                 None => client.handle_eof(),
             },
@@ -738,7 +814,7 @@ pub fn client_server(data: &[u8]) {
     server_config.pipelining = !no_pipelining;
     server_config.max_message_size = None;
     let mut client = ClientSession::new(client_config);
-    let mut server = ServerSession::new(server_config);
+    let mut server = ServerSession::new(&server_config.build().unwrap());
     let from = ReversePath::parse("<a@example.net>").expect("a path").into_owned();
     let to = ForwardPath::parse("<b@example.org>").expect("a path").into_owned();
     client.send(Envelope::new(from, [to]).for_body(stream.payload));
@@ -773,7 +849,7 @@ pub fn client_server(data: &[u8]) {
             Output::Event(ClientEvent::Accepted { .. }) => accepted = true,
             Output::Event(ClientEvent::Failed { .. }) => failed = true,
             Output::Closed => client_done = true,
-            Output::Wait(_) | Output::Pending | Output::Event(_) | Output::StartTls => {
+            Output::Wait(_) | Output::Pending(_) | Output::Event(_) | Output::StartTls => {
                 if !to_client.is_empty() {
                     client.handle_input(&to_client.remove(0));
                 } else if server_done && !client_done {
@@ -790,7 +866,7 @@ pub fn client_server(data: &[u8]) {
                 }
             }
             Output::Closed => server_done = true,
-            Output::Wait(_) | Output::Pending | Output::StartTls => {
+            Output::Wait(_) | Output::Pending(_) | Output::StartTls => {
                 if !to_server.is_empty() {
                     server.handle_input(&to_server.remove(0));
                 } else if client_done && !server_done {

@@ -133,14 +133,70 @@ pub enum EncodeError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecisionError {
-    /// No decision with this ticket is awaited: it was answered already, or never given.
-    #[error("no decision is awaited for this ticket")]
-    UnknownTicket,
+    /// The ticket was answered already: every ticket is answered once.
+    #[error("this ticket was answered already")]
+    Stale,
+    /// The ticket belongs to another session.
+    #[error("this ticket belongs to another session")]
+    OtherSession,
+    /// The session has closed, or is closing without this reply (a timeout, a flood of
+    /// errors, a `421` decision or [`close`](crate::server::ServerSession::close)
+    /// dropped it): nothing is sent and nothing changes.
+    #[error("the session has closed")]
+    Closed,
     /// The reply's code does not fit the decision: `accept_with` needs 2xx (`354` for
-    /// `DATA`, `235` for `AUTH`), `reject` needs 4xx or 5xx.
+    /// `DATA`), `reject` needs 4xx or 5xx; a `HELO`/`EHLO` ticket takes `accept` or
+    /// `reject` only.
     #[error("reply code does not fit the decision")]
     WrongCode,
     /// The reply cannot be encoded.
     #[error("reply cannot be encoded: {0}")]
     Encode(EncodeError),
+}
+
+/// A call that does not fit the session's state: the application's mistake. The
+/// session is left as it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MisuseError {
+    /// `tls_established` without a TLS handshake asked for by `Output::StartTls`.
+    #[error("no TLS handshake was asked for")]
+    NoHandshake,
+}
+
+/// A configuration that contradicts itself or cannot go on the wire, found when it is
+/// checked ([`ServerConfig::build`](crate::server::ServerConfig::build)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The hostname is not a domain or an address literal (RFC 5321 section 4.1.2).
+    #[error("hostname {0:?} is not a domain or an address literal")]
+    Hostname(alloc::string::String),
+    /// The greeting text holds a control character (CR and LF included).
+    #[error("greeting text holds a control character")]
+    Greeting,
+    /// An extra EHLO keyword does not fit RFC 5321's `ehlo-line` grammar, or names an
+    /// extension the session implements itself.
+    #[error("EHLO keyword {0:?} is not valid here")]
+    Keyword(alloc::string::String),
+    /// AUTH mechanisms are configured, but AUTH can never be offered: no TLS (STARTTLS
+    /// or implicit) and plaintext AUTH refused.
+    #[error("AUTH is configured but can never be offered: enable TLS or plaintext_auth")]
+    AuthNeverOffered,
+    /// `submission` needs AUTH to be offered: every `MAIL` would be refused.
+    #[error("submission needs at least one AUTH mechanism")]
+    SubmissionWithoutAuth,
+    /// `SMTPUTF8` needs `8BITMIME` (RFC 6531 section 3.1).
+    #[error("SMTPUTF8 needs 8BITMIME")]
+    Smtputf8WithoutEightBitMime,
+    /// `BINARYMIME` needs `CHUNKING` (RFC 3030 section 3).
+    #[error("BINARYMIME needs CHUNKING")]
+    BinaryMimeWithoutChunking,
+    /// `REQUIRETLS` is offered only over TLS: it needs STARTTLS or implicit TLS.
+    #[error("REQUIRETLS needs STARTTLS or implicit TLS")]
+    RequireTlsWithoutTls,
+    /// A limit of 0, or a command line cap under RFC 5321's 512 octets: nothing could
+    /// be accepted. The field is named.
+    #[error("{0} is too small")]
+    Limit(&'static str),
 }

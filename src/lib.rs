@@ -168,9 +168,9 @@ pub mod server;
 mod timeout;
 pub mod wire;
 
-pub use error::{DecisionError, EncodeError, ParseError, ReplyError};
+pub use error::{ConfigError, DecisionError, EncodeError, MisuseError, ParseError, ReplyError};
 pub use framing::{BareLf, BareLineEndings, BdatReader, DataDecoder, DataEncoder, Decoded, Framed, LineFramer};
-pub use output::Output;
+pub use output::{Output, Pending};
 pub use timeout::{ClientTimeouts, ServerTimeouts};
 pub use wire::{
     AddressLimits, Capabilities, Capability, Command, EnhancedStatus, ParseOptions, Reply, ReplyCode, ReplyParser,

@@ -3,9 +3,17 @@
 use bytes::Bytes;
 use core::time::Duration;
 
-/// The next thing a session needs from its driver; see the driver loop in the crate
+/// The next thing a session needs from its driver; see the driver loops in the crate
 /// documentation. `poll_output` is called until it says [`Output::Wait`],
 /// [`Output::Pending`] or [`Output::Closed`].
+///
+/// The three answers that stop the loop say who the session is waiting for:
+///
+/// | answer | waiting for | the driver |
+/// |---|---|---|
+/// | [`Wait`](Output::Wait) | the peer alone | reads, with this timeout |
+/// | [`Pending`](Output::Pending) | the application (and maybe the peer too) | decides; may read, with no timeout |
+/// | [`Closed`](Output::Closed) | nobody | closes the connection |
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
 pub enum Output<E> {
@@ -16,12 +24,45 @@ pub enum Output<E> {
     /// Start the TLS handshake now (every byte owed in plaintext has been handed out),
     /// then call `tls_established`.
     StartTls,
-    /// Nothing to do until the peer sends more: read, and call `handle_input`,
-    /// `handle_eof`, or `handle_timeout` if nothing arrives within this long.
+    /// Waiting for the peer alone: nothing is owed by the application. Read, and call
+    /// `handle_input`, `handle_eof`, or `handle_timeout` if nothing arrives within this
+    /// long (the inactivity timeouts of RFC 5321 section 4.5.3.2).
     Wait(Duration),
-    /// Waiting for the application to decide on an event it was given. Reading more
-    /// input now is allowed but not needed; decide, then poll again.
-    Pending,
-    /// The session is over: close the connection.
+    /// Waiting for the application: [`Pending::owed`] says how much it owes (decisions
+    /// on tickets, a message body, a TLS handshake), [`Pending::wants_input`] whether
+    /// input from the peer can be used meanwhile. No peer timeout runs while the
+    /// application is owed something: its own deadlines are its own.
+    Pending(Pending),
+    /// The session is over: close the connection. Every later call says `Closed` again.
     Closed,
+}
+
+/// What a session waits for while it says [`Output::Pending`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct Pending {
+    owed: usize,
+    wants_input: bool,
+}
+
+impl Pending {
+    pub(crate) fn new(owed: usize, wants_input: bool) -> Self {
+        Self { owed, wants_input }
+    }
+
+    /// How many things the application owes: for a server, decisions on tickets it was
+    /// given (0 while the driver owes the TLS handshake); for a client, the message
+    /// body it was asked for (0 when it is idle).
+    pub fn owed(&self) -> usize {
+        self.owed
+    }
+
+    /// Whether the session waits for the peer as well: input read now can move the
+    /// session on (for example pipelined `RCPT` commands while one is being looked
+    /// up). Read without a timeout. When `false`, reading is still allowed (to notice
+    /// the peer closing), but what arrives only waits in the session's bounded buffer,
+    /// so a driver may stop reading until the application decides.
+    pub fn wants_input(&self) -> bool {
+        self.wants_input
+    }
 }

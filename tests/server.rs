@@ -14,7 +14,8 @@ S: 250-SIZE 10240000
 S: 250-8BITMIME
 S: 250-SMTPUTF8
 S: 250-CHUNKING
-S: 250 ENHANCEDSTATUSCODES";
+S: 250-ENHANCEDSTATUSCODES
+S: 250 HELP";
 
 fn with_ehlo(text: &str) -> String {
     text.replace("S: <ehlo>", EHLO_REPLY.trim())
@@ -84,7 +85,7 @@ fn rfc5321_appendix_d1_with_helo_and_rejected_recipient() {
         C: RCPT TO:<Jones@foo.com>
         S: 250 2.1.5 Recipient OK
         C: RCPT TO:<Green@foo.com>
-        S: 550 No such user here
+        S: 550 5.1.0 No such user here
         C: RCPT TO:<Brown@foo.com>
         S: 250 2.1.5 Recipient OK
         C: DATA
@@ -92,7 +93,7 @@ fn rfc5321_appendix_d1_with_helo_and_rejected_recipient() {
         C: Blah blah blah...
         C: ...etc. etc. etc.
         C: .
-        S: 250 OK
+        S: 250 2.0.0 OK
         C: QUIT
         S: 221 2.0.0 Bye",
         &decide,
@@ -171,8 +172,10 @@ fn every_decision_can_be_refused_and_the_session_carries_on() {
             _ => Verdict::Accept,
         }
     };
+    let mut config = config();
+    (config.decide_vrfy, config.decide_expn) = (true, true);
     check_transcript(
-        &config(),
+        &config,
         "
         S: 220 mx.example.org ESMTP ready
         C: HELO -bad-.example
@@ -190,7 +193,7 @@ fn every_decision_can_be_refused_and_the_session_carries_on() {
         C: DATA
         S: 451 4.3.0 Try again later
         C: VRFY root
-        S: 250 Root <root@example.org>
+        S: 250 2.1.5 Root <root@example.org>
         C: VRFY someone
         S: 252 2.5.0 Cannot verify the user, but will try delivery
         C: EXPN staff
@@ -237,7 +240,7 @@ fn a_rejected_message_ends_the_transaction() {
 fn decisions_with_the_wrong_code_are_refused_locally() {
     use smtp_sansio::server::ServerSession;
     use smtp_sansio::{DecisionError, Output};
-    let mut session = ServerSession::new(config());
+    let mut session = ServerSession::new(&config().build().unwrap());
     session.handle_input(b"HELO c.example\r\nMAIL FROM:<a@example.net>\r\n");
     let ticket = loop {
         match session.poll_output() {
@@ -248,10 +251,10 @@ fn decisions_with_the_wrong_code_are_refused_locally() {
     };
     let ok = Reply::new(ReplyCode::OK, "fine");
     let no = Reply::new(ReplyCode::MAILBOX_UNAVAILABLE, "no");
-    assert_eq!(session.reject(ticket, ok.clone()), Err(DecisionError::WrongCode));
-    assert_eq!(session.accept_with(ticket, no), Err(DecisionError::WrongCode));
+    assert_eq!(session.reject(ticket.clone(), ok.clone()), Err(DecisionError::WrongCode));
+    assert_eq!(session.accept_with(ticket.clone(), no), Err(DecisionError::WrongCode));
     let injected = Reply::new(ReplyCode::OK, "fine\r\n250 injected");
-    assert!(matches!(session.accept_with(ticket, injected), Err(DecisionError::Encode(_))));
-    assert_eq!(session.accept_with(ticket, ok.clone()), Ok(()));
-    assert_eq!(session.accept_with(ticket, ok), Err(DecisionError::UnknownTicket));
+    assert!(matches!(session.accept_with(ticket.clone(), injected), Err(DecisionError::Encode(_))));
+    assert_eq!(session.accept_with(ticket.clone(), ok.clone()), Ok(()));
+    assert_eq!(session.accept_with(ticket, ok), Err(DecisionError::Stale));
 }

@@ -26,7 +26,7 @@ fn overlong_line_is_answered_once_and_the_next_command_runs() {
     client.extend(std::iter::repeat_n(b'x', 1 << 20));
     client.extend_from_slice(b"\r\nNOOP\r\nQUIT\r\n");
     // Fed in 4 KiB reads: the session must not keep the megabyte.
-    let mut session = ServerSession::new(config());
+    let mut session = ServerSession::new(&config().build().unwrap());
     let mut sent = Vec::new();
     let mut pieces = client.chunks(4096);
     let mut largest = 0;
@@ -73,7 +73,8 @@ fn line_over_512_octets_is_too_long_but_auth_may_be_longer() {
             S: 250-SMTPUTF8
             S: 250-CHUNKING
             S: 250-ENHANCEDSTATUSCODES
-            S: 250 AUTH PLAIN
+            S: 250-AUTH PLAIN
+            S: 250 HELP
             C: AUTH PLAIN {token}
             S: 235 2.7.0 Authentication succeeded
             C: QUIT
@@ -119,7 +120,7 @@ fn http_request_to_the_smtp_port_closes_the_connection() {
 
 #[test]
 fn commands_sent_before_the_greeting_are_answered_after_it() {
-    let mut session = ServerSession::new(config());
+    let mut session = ServerSession::new(&config().build().unwrap());
     session.handle_input(b"HELO early.example\r\nQUIT\r\n");
     let mut sent = Vec::new();
     loop {
@@ -212,7 +213,7 @@ fn starttls_injection_is_discarded_and_reported() {
         b"EHLO client.example.net\r\nSTARTTLS\r\nMAIL FROM:<evil@example.net>\r\nRCPT TO:<victim@example.org>\r\n",
         &accept_all,
     );
-    assert!(run.sent.ends_with("250 STARTTLS\r\n220 2.0.0 Ready to start TLS\r\n"), "{}", run.sent);
+    assert!(run.sent.ends_with("250-STARTTLS\r\n250 HELP\r\n220 2.0.0 Ready to start TLS\r\n"), "{}", run.sent);
     let events = names(&run);
     assert!(!events.contains(&"Mail".to_string()), "{events:?}");
     assert!(events.contains(&"PlaintextDiscarded".to_string()), "{events:?}");
@@ -235,7 +236,8 @@ fn starttls_forgets_everything_and_is_not_offered_again() {
         S: 250-SMTPUTF8
         S: 250-CHUNKING
         S: 250-ENHANCEDSTATUSCODES
-        S: 250 STARTTLS
+        S: 250-STARTTLS
+        S: 250 HELP
         C: MAIL FROM:<a@example.net>
         S: 250 2.1.0 Sender OK
         C: STARTTLS
@@ -251,7 +253,8 @@ fn starttls_forgets_everything_and_is_not_offered_again() {
         S: 250-SMTPUTF8
         S: 250-CHUNKING
         S: 250-ENHANCEDSTATUSCODES
-        S: 250 AUTH PLAIN
+        S: 250-AUTH PLAIN
+        S: 250 HELP
         C: STARTTLS
         S: 503 5.5.1 TLS already active
         C: QUIT
@@ -338,7 +341,8 @@ fn auth_edge_cases() {
             S: 250-SMTPUTF8
             S: 250-CHUNKING
             S: 250-ENHANCEDSTATUSCODES
-            S: 250 AUTH PLAIN LOGIN
+            S: 250-AUTH PLAIN LOGIN
+            S: 250 HELP
             C: AUTH CRAM-MD5
             S: 504 5.5.4 Unrecognized authentication type
             C: AUTH PLAIN
@@ -352,7 +356,7 @@ fn auth_edge_cases() {
             C: %%%%
             S: 501 5.5.2 Invalid base64 data
             C: AUTH PLAIN {bad}
-            S: 535 Nope
+            S: 535 5.7.0 Nope
             C: AUTH LOGIN
             S: 334 VXNlcm5hbWU6
             C: dGlt
@@ -394,7 +398,8 @@ fn auth_before_tls_is_refused_with_538() {
         S: 250-SMTPUTF8
         S: 250-CHUNKING
         S: 250-ENHANCEDSTATUSCODES
-        S: 250 STARTTLS
+        S: 250-STARTTLS
+        S: 250 HELP
         C: AUTH PLAIN AHRpbQB0YW5zdGFhZnRhbnN0YWFm
         S: 538 5.7.11 Encryption required for requested authentication mechanism
         C: QUIT
@@ -448,7 +453,8 @@ fn size_lies_are_caught_at_mail_and_in_the_body() {
             S: 250-8BITMIME
             S: 250-SMTPUTF8
             S: 250-CHUNKING
-            S: 250 ENHANCEDSTATUSCODES
+            S: 250-ENHANCEDSTATUSCODES
+            S: 250 HELP
             C: MAIL FROM:<a@example.net> SIZE=5000
             S: 552 5.3.4 Message size exceeds fixed limit
             C: MAIL FROM:<a@example.net> SIZE=500
@@ -528,7 +534,7 @@ fn eof_anywhere_never_presents_half_a_message() {
 
 #[test]
 fn decisions_in_any_order_give_replies_in_command_order() {
-    let mut session = ServerSession::new(ServerConfig::new("mx.example.org"));
+    let mut session = ServerSession::new(&ServerConfig::new("mx.example.org").build().unwrap());
     session.handle_input(b"HELO c.example\r\nMAIL FROM:<a@example.net>\r\n");
     let mut sent = Vec::new();
     let mut tickets = Vec::new();
@@ -545,7 +551,7 @@ fn decisions_in_any_order_give_replies_in_command_order() {
                     b"RCPT TO:<r1@example.org>\r\nRCPT TO:<r2@example.org>\r\nRCPT TO:<r3@example.org>\r\nNOOP\r\n",
                 );
             }
-            Output::Pending if tickets.len() == 3 => {
+            Output::Pending(_) if tickets.len() == 3 => {
                 // Decide the last first; nothing may go out before the first is decided.
                 let before = sent.len();
                 let (t3, _) = tickets.pop().unwrap();
@@ -554,11 +560,11 @@ fn decisions_in_any_order_give_replies_in_command_order() {
                     .unwrap();
                 let (t2, _) = tickets.pop().unwrap();
                 session.accept(t2).unwrap();
-                assert!(matches!(session.poll_output(), Output::Pending));
+                assert!(matches!(session.poll_output(), Output::Pending(p) if p.owed() == 1));
                 assert_eq!(sent.len(), before);
                 let (t1, _) = tickets.pop().unwrap();
-                session.accept(t1).unwrap();
-                assert_eq!(session.accept(t1), Err(smtp_sansio::DecisionError::UnknownTicket));
+                session.accept(t1.clone()).unwrap();
+                assert_eq!(session.accept(t1), Err(smtp_sansio::DecisionError::Stale));
             }
             Output::Wait(_) => session.handle_eof(),
             Output::Closed => break,
@@ -568,13 +574,13 @@ fn decisions_in_any_order_give_replies_in_command_order() {
     assert_eq!(
         String::from_utf8(sent).unwrap(),
         "220 mx.example.org ESMTP ready\r\n250 mx.example.org\r\n250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n\
-         250 2.1.5 Recipient OK\r\n550 no r3\r\n250 2.0.0 OK\r\n"
+         250 2.1.5 Recipient OK\r\n550 5.1.0 no r3\r\n250 2.0.0 OK\r\n"
     );
 }
 
 #[test]
 fn input_flood_while_a_decision_is_pending_closes_with_bounded_memory() {
-    let mut session = ServerSession::new(config());
+    let mut session = ServerSession::new(&config().build().unwrap());
     session.handle_input(b"HELO c.example\r\nMAIL FROM:<a@example.net>\r\n");
     let mut sent = Vec::new();
     // Drain until the session waits, and leave the MAIL decision pending.
@@ -582,7 +588,7 @@ fn input_flood_while_a_decision_is_pending_closes_with_bounded_memory() {
         match session.poll_output() {
             Output::Transmit(bytes) => sent.extend_from_slice(&bytes),
             Output::Event(_) => {}
-            Output::Wait(_) | Output::Pending => break,
+            Output::Wait(_) | Output::Pending(_) => break,
             other => panic!("{other:?}"),
         }
     }
@@ -596,7 +602,7 @@ fn input_flood_while_a_decision_is_pending_closes_with_bounded_memory() {
         match session.poll_output() {
             Output::Transmit(bytes) => sent.extend_from_slice(&bytes),
             Output::Closed => break,
-            Output::Event(_) | Output::Pending => {}
+            Output::Event(_) | Output::Pending(_) => {}
             other => panic!("{other:?}"),
         }
     }
@@ -606,12 +612,18 @@ fn input_flood_while_a_decision_is_pending_closes_with_bounded_memory() {
 #[test]
 fn trace_protocol_follows_greeting_tls_and_auth() {
     use smtp_sansio::wire::TraceProtocol;
-    let mut session = ServerSession::new(config());
+    let mut config = config();
+    config.starttls = true;
+    let mut session = ServerSession::new(&config.build().unwrap());
     assert_eq!(session.trace_protocol(), TraceProtocol::Smtp);
     session.handle_input(b"EHLO c.example\r\n");
     while !matches!(session.poll_output(), Output::Wait(_)) {}
     assert_eq!(session.trace_protocol().as_str(), "ESMTP");
-    session.tls_established();
+    assert!(session.tls_established().is_err(), "no handshake was asked for");
+    session.handle_input(b"STARTTLS\r\n");
+    assert!(matches!(session.poll_output(), Output::Transmit(_)));
+    assert_eq!(session.poll_output(), Output::StartTls);
+    session.tls_established().unwrap();
     session.handle_input(b"EHLO c.example\r\n");
     while !matches!(session.poll_output(), Output::Wait(_)) {}
     assert_eq!(session.trace_protocol().as_str(), "ESMTPS");

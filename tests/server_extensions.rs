@@ -23,7 +23,8 @@ const EHLO: &str = "C: EHLO c.example
     S: 250-8BITMIME
     S: 250-SMTPUTF8
     S: 250-CHUNKING
-    S: 250 ENHANCEDSTATUSCODES
+    S: 250-ENHANCEDSTATUSCODES
+    S: 250 HELP
     ";
 
 #[test]
@@ -78,7 +79,8 @@ fn bdat_and_data_do_not_mix_and_binarymime_needs_bdat() {
         S: 250-SMTPUTF8
         S: 250-CHUNKING
         S: 250-BINARYMIME
-        S: 250 ENHANCEDSTATUSCODES
+        S: 250-ENHANCEDSTATUSCODES
+        S: 250 HELP
         C: MAIL FROM:<a@example.net>
         S: 250 2.1.0 Sender OK
         C: RCPT TO:<b@example.org>
@@ -139,13 +141,14 @@ fn lmtp_answers_once_per_accepted_recipient() {
         S: 250-8BITMIME
         S: 250-SMTPUTF8
         S: 250-CHUNKING
-        S: 250 ENHANCEDSTATUSCODES
+        S: 250-ENHANCEDSTATUSCODES
+        S: 250 HELP
         C: MAIL FROM:<a@example.net>
         S: 250 2.1.0 Sender OK
         C: RCPT TO:<one@example.org>
         S: 250 2.1.5 Recipient OK
         C: RCPT TO:<nobody@example.org>
-        S: 550 No such user
+        S: 550 5.1.0 No such user
         C: RCPT TO:<full@example.org>
         S: 250 2.1.5 Recipient OK
         C: DATA
@@ -153,7 +156,7 @@ fn lmtp_answers_once_per_accepted_recipient() {
         C: hi
         C: .
         S: 250 2.0.0 Message accepted
-        S: 452 Mailbox full
+        S: 452 4.0.0 Mailbox full
         C: QUIT
         S: 221 2.0.0 Bye",
         &decide,
@@ -196,7 +199,8 @@ fn xoauth2_and_oauthbearer_hand_the_token_over() {
             S: 250-SMTPUTF8
             S: 250-CHUNKING
             S: 250-ENHANCEDSTATUSCODES
-            S: 250 AUTH XOAUTH2 OAUTHBEARER
+            S: 250-AUTH XOAUTH2 OAUTHBEARER
+            S: 250 HELP
             C: AUTH XOAUTH2 {xoauth2}
             S: 535 5.7.8 Token expired
             C: AUTH OAUTHBEARER
@@ -230,7 +234,8 @@ fn submission_needs_auth_before_mail() {
             S: 250-SMTPUTF8
             S: 250-CHUNKING
             S: 250-ENHANCEDSTATUSCODES
-            S: 250 AUTH PLAIN
+            S: 250-AUTH PLAIN
+            S: 250 HELP
             C: MAIL FROM:<user@example.com>
             S: 530 5.7.0 Authentication required
             C: AUTH PLAIN =
@@ -249,7 +254,8 @@ fn submission_needs_auth_before_mail() {
 #[test]
 fn parameters_of_extensions_not_offered_get_555() {
     let mut config = config();
-    config.eight_bit_mime = false;
+    // SMTPUTF8 needs 8BITMIME (RFC 6531 section 3.1): both off.
+    (config.eight_bit_mime, config.smtputf8) = (false, false);
     check_transcript(
         &config,
         "S: 220 mx.example.org ESMTP ready
@@ -261,21 +267,23 @@ fn parameters_of_extensions_not_offered_get_555() {
         S: 250-mx.example.org
         S: 250-PIPELINING
         S: 250-SIZE 10240000
-        S: 250-SMTPUTF8
         S: 250-CHUNKING
-        S: 250 ENHANCEDSTATUSCODES
+        S: 250-ENHANCEDSTATUSCODES
+        S: 250 HELP
         C: MAIL FROM:<a@example.net> BODY=8BITMIME
         S: 555 5.5.4 Parameter not offered by this server
         C: MAIL FROM:<a@example.net> RET=FULL
         S: 555 5.5.4 Parameter not offered by this server
         C: MAIL FROM:<a@example.net> X-UNKNOWN=1
         S: 555 5.5.4 Parameter not offered by this server
-        C: MAIL FROM:<a@example.net> SIZE=10 SMTPUTF8
+        C: MAIL FROM:<a@example.net> SMTPUTF8
+        S: 555 5.5.4 Parameter not offered by this server
+        C: MAIL FROM:<a@example.net> SIZE=10
         S: 250 2.1.0 Sender OK
         C: RCPT TO:<b@example.org> NOTIFY=NEVER
         S: 555 5.5.4 Parameter not offered by this server
         C: RCPT TO:<jörg@example.org>
-        S: 250 2.1.5 Recipient OK
+        S: 553 5.6.7 Non-ASCII address needs SMTPUTF8
         C: QUIT
         S: 221 2.0.0 Bye",
         &accept_all,
@@ -301,7 +309,7 @@ fn utf8_recipient_needs_smtputf8_on_mail() {
 
 #[test]
 fn timeouts_follow_the_phase_and_expiry_closes_with_421() {
-    let mut session = ServerSession::new(config());
+    let mut session = ServerSession::new(&config().build().unwrap());
     let mut waits = Vec::new();
     let mut sent = Vec::new();
     let mut script: Vec<&[u8]> = vec![
@@ -341,7 +349,7 @@ fn timeouts_follow_the_phase_and_expiry_closes_with_421() {
 
 #[test]
 fn pipelined_replies_go_out_as_one_group() {
-    let mut session = ServerSession::new(config());
+    let mut session = ServerSession::new(&config().build().unwrap());
     let mut transmits = Vec::new();
     session.handle_input(b"EHLO c.example\r\n");
     let mut fed = false;

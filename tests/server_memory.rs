@@ -65,7 +65,7 @@ fn drive(session: &mut ServerSession) -> usize {
                     ServerEvent::Mail { ticket, .. }
                     | ServerEvent::Rcpt { ticket, .. }
                     | ServerEvent::Data { ticket }
-                    | ServerEvent::MessageEnd { ticket } => Some(*ticket),
+                    | ServerEvent::MessageEnd { ticket } => Some(ticket.clone()),
                     _ => None,
                 };
                 if let Some(ticket) = ticket {
@@ -84,9 +84,9 @@ const BODY: &[u8] = b"Subject: steady\r\n\r\nline one\r\n..line two\r\n.\r\nRSET
 #[test]
 fn an_idle_session_holds_at_most_1_kib() {
     // The configuration is shared by every session of a server, so it is not counted.
-    let config = std::sync::Arc::new(ServerConfig::new("mx.example.org"));
+    let server = ServerConfig::new("mx.example.org").build().unwrap();
     let before = live_bytes();
-    let mut session = ServerSession::new(config.clone());
+    let mut session = ServerSession::new(&server);
     drive(&mut session);
     session.handle_input(b"EHLO client.example.net\r\n");
     drive(&mut session);
@@ -99,7 +99,7 @@ fn an_idle_session_holds_at_most_1_kib() {
 
 #[test]
 fn commands_allocate_nothing_in_the_steady_state() {
-    let mut session = ServerSession::new(ServerConfig::new("mx.example.org"));
+    let mut session = ServerSession::new(&ServerConfig::new("mx.example.org").build().unwrap());
     drive(&mut session);
     session.handle_input(b"EHLO client.example.net\r\n");
     drive(&mut session);

@@ -10,7 +10,7 @@ use bytes::{BufMut, BytesMut};
 use super::config::{ClientConfig, ClientCredentials, TlsPolicy};
 use super::event::{ClientEvent, CloseReason, Envelope, Failure, LocalFailure, MessageId};
 use crate::framing::{BareLf, DataEncoder};
-use crate::output::Output;
+use crate::output::{Output, Pending};
 use crate::sasl::{Mechanism, encode_base64};
 use crate::wire::{BodyType, Capabilities, Capability, Command, Domain, Host, InitialResponse, Reply, ReplyParser};
 
@@ -249,16 +249,16 @@ impl ClientSession {
             return Err(ClientError::NoBodyWanted);
         };
         transaction.body_open = false;
-        if transaction.bdat {
-            self.out.put_slice(b"BDAT 0 LAST\r\n");
-            self.expected.push_back(Expect::Bdat(true));
-        } else {
-            transaction.encoder.finish(&mut self.out);
+        match transaction.bdat {
+            true => self.out.put_slice(b"BDAT 0 LAST\r\n"),
+            false => transaction.encoder.finish(&mut self.out),
         }
-        match lmtp {
-            true => self.expected.extend(transaction.accepted.iter().map(|&i| Expect::DataEnd(Some(i)))),
-            false if !transaction.bdat => self.expected.push_back(Expect::DataEnd(None)),
-            false => {}
+        // LMTP (RFC 2033 section 4.2): one reply per accepted recipient ends the
+        // message, after the final dot and in place of the reply to `BDAT LAST` alike.
+        match (lmtp, transaction.bdat) {
+            (true, _) => self.expected.extend(transaction.accepted.iter().map(|&i| Expect::DataEnd(Some(i)))),
+            (false, true) => self.expected.push_back(Expect::Bdat(true)),
+            (false, false) => self.expected.push_back(Expect::DataEnd(None)),
         }
         Ok(())
     }
@@ -333,7 +333,7 @@ impl ClientSession {
                     self.phase = Phase::Handshake;
                     return Output::StartTls;
                 }
-                Phase::Handshake => return Output::Pending,
+                Phase::Handshake => return Output::Pending(Pending::new(0, false)),
                 Phase::Setup | Phase::Ready => {}
             }
             if self.step() {
@@ -341,7 +341,7 @@ impl ClientSession {
             }
             if self.expected.is_empty() {
                 // Nothing to wait for: the application owes a body.
-                return Output::Pending;
+                return Output::Pending(Pending::new(usize::from(self.current.as_ref().is_some_and(|t| t.body_open)), true));
             }
             return Output::Wait(self.timeout());
         }

@@ -105,6 +105,14 @@ impl LineFramer {
         self.max_line = max_line.max(3);
     }
 
+    /// Forgets what the framer learnt about the buffer: call it whenever the buffer was
+    /// consumed by something else (a message body, a TLS handshake), so that the next
+    /// line is searched from its start.
+    pub fn reset(&mut self) {
+        self.searched = 0;
+        self.poisoned = false;
+    }
+
     /// Looks for the next line at the front of `buffer`.
     ///
     /// `buffer` must be what is left of the input after dropping what earlier calls

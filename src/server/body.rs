@@ -3,15 +3,15 @@
 use super::BareLineEndingPolicy;
 use super::canned;
 use super::event::{AbortReason, ServerEvent};
-use super::session::{Kind, Phase, ServerSession, Step};
+use super::session::{Kind, Phase, Refusal, ServerSession, Step};
 use crate::framing::Decoded;
 
 impl ServerSession {
     /// The next piece of a `DATA` body.
     pub(super) fn data_step(&mut self) -> Step {
         let Phase::Data(body) = &mut self.phase else { return Step::Progress };
-        let limit = self.config.max_message_size.unwrap_or(u64::MAX);
-        let reject_bare = self.config.bare_line_endings == BareLineEndingPolicy::Reject;
+        let limit = self.shared.config.max_message_size.unwrap_or(u64::MAX);
+        let reject_bare = self.shared.config.bare_line_endings == BareLineEndingPolicy::Reject;
         let bare_before = body.decoder.bare_line_endings().any();
         match body.decoder.decode(&mut self.input) {
             None => Step::NeedInput,
@@ -39,7 +39,10 @@ impl ServerSession {
                     self.events.push_back(ServerEvent::BodyChunk(chunk));
                 }
                 if let Some(reason) = refused {
-                    body.refused = Some(reason);
+                    let replies = self.lmtp_replies();
+                    if let Phase::Data(body) = &mut self.phase {
+                        body.refused = Some(Refusal { reason, replies });
+                    }
                     self.transaction = None;
                     self.events.push_back(ServerEvent::TransactionAborted(reason));
                 }
@@ -47,10 +50,17 @@ impl ServerSession {
             }
             Some(Decoded::End) => {
                 let refused = body.refused;
-                self.phase = Phase::Commands;
+                self.enter(Phase::Commands);
                 match refused {
-                    Some(AbortReason::BareLineEnding) => self.reply(canned::BARE_LINE_ENDING),
-                    Some(_) => self.reply(canned::MESSAGE_TOO_BIG),
+                    Some(Refusal { reason, replies }) => {
+                        let reply = match reason {
+                            AbortReason::BareLineEnding => canned::BARE_LINE_ENDING,
+                            _ => canned::MESSAGE_TOO_BIG,
+                        };
+                        for _ in 0..replies {
+                            self.reply(reply);
+                        }
+                    }
                     None => self.message_end(),
                 }
                 Step::Progress
@@ -73,19 +83,20 @@ impl ServerSession {
             return Step::NeedInput;
         }
         let (last, size, refusal) = (body.last, body.size, body.refusal);
-        self.phase = Phase::Commands;
+        self.enter(Phase::Commands);
         let too_big = self.transaction.as_ref().is_some_and(|t| t.refused.is_some());
         match refusal {
             Some(refusal) => self.reply(refusal),
-            None if too_big => {
-                self.reply(canned::MESSAGE_TOO_BIG);
-                if last {
-                    self.transaction = None;
+            None if too_big && last => {
+                for _ in 0..self.lmtp_replies() {
+                    self.reply(canned::MESSAGE_TOO_BIG);
                 }
+                self.transaction = None;
             }
+            None if too_big => self.reply(canned::MESSAGE_TOO_BIG),
             None if last => self.message_end(),
             None => {
-                let status = self.config.enhanced_status_codes.then_some((2, 0, 0));
+                let status = self.shared.config.enhanced_status_codes.then_some((2, 0, 0));
                 self.write_reply(|out| {
                     let mut digits = [0; 20];
                     canned::write_line(out, 250, status, "");
@@ -99,11 +110,20 @@ impl ServerSession {
         Step::Progress
     }
 
+    /// How many replies the end of the current message gets: one, or in LMTP one per
+    /// accepted recipient (RFC 2033 section 4.2), whatever the outcome.
+    fn lmtp_replies(&self) -> usize {
+        match &self.transaction {
+            Some(transaction) if self.shared.config.lmtp => transaction.recipients,
+            _ => 1,
+        }
+    }
+
     /// The whole message is in: the transaction ends and the application decides, once
     /// for SMTP, once for each accepted recipient for LMTP (RFC 2033 section 4.2).
     fn message_end(&mut self) {
         let Some(transaction) = self.transaction.take() else { return };
-        if !self.config.lmtp {
+        if !self.shared.config.lmtp {
             self.ask(Kind::MessageEnd, |ticket| ServerEvent::MessageEnd { ticket });
             return;
         }

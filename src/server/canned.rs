@@ -74,6 +74,10 @@ canned! {
     AUTH_OK = 235 2 . 7 . 0 "Authentication succeeded";
     TLS_GO = 220 2 . 0 . 0 "Ready to start TLS";
     TIMEOUT = 421 4 . 4 . 2 "Timeout, closing connection";
+    SHUTTING_DOWN = 421 4 . 3 . 2 "Service shutting down, closing connection";
+    NO_SERVICE = 503 5 . 5 . 1 "No SMTP service here, send QUIT";
+    EXPN_NOT_AVAILABLE = 502 5 . 5 . 1 "EXPN not available";
+    NO_RECIPIENTS_LMTP = 503 5 . 5 . 1 "No valid recipients";
     TOO_MANY_ERRORS = 421 4 . 7 . 0 "Too many errors, closing connection";
     INPUT_FLOOD = 421 4 . 7 . 0 "Too much input while busy, closing connection";
     NOT_HTTP = 421 4 . 7 . 0 "This is an SMTP server, closing connection";

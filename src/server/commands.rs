@@ -5,18 +5,25 @@ use bytes::Bytes;
 use super::canned::{self, Canned};
 use super::envelope::{MailCommand, RcptCommand};
 use super::event::{AbortReason, ServerEvent};
+use super::event::AuthTicket;
 use super::session::{AuthExchange, BdatBody, Hello, Kind, Phase, ServerSession, Step};
 use crate::framing::{BdatReader, Framed};
 use crate::sasl::{self, Mechanism};
 use crate::wire::{
-    BodyType, Capabilities, Capability, Command, ForwardPath, Host, InitialResponse, MailParameters, MailboxSpan,
-    RcptParameters, ReversePath,
+    BodyType, Command, ForwardPath, Host, InitialResponse, MailParameters, MailboxSpan, RcptParameters, ReversePath,
 };
 
 impl ServerSession {
     /// Reads and runs the next command line, if a whole one has arrived and nothing it
     /// depends on is still being decided.
     pub(super) fn next_command(&mut self) -> Step {
+        // Behind a decision other than RCPT's nothing can run, and what follows in the
+        // input may not be commands at all (the body after an undecided DATA): leave it
+        // unread. Behind RCPT decisions only, the next line is read to see whether it
+        // is another RCPT; a broken line is answered in its place in the queue.
+        if self.undecided().any(|kind| !matches!(kind, Kind::Rcpt)) {
+            return Step::Blocked;
+        }
         match self.framer.next_line(&self.input) {
             Framed::Incomplete { discard } => {
                 self.consume(discard);
@@ -76,9 +83,25 @@ impl ServerSession {
     /// Runs one command line, CRLF removed. An accepted `MAIL` or `RCPT` comes back
     /// ready to go to the application: it needs the line itself, which `line` borrows.
     fn line(&mut self, line: &[u8]) -> Option<Envelope> {
-        // Only AUTH may use the longer AUTH line cap.
-        if line.len() + 2 > self.config.max_command_line && !starts_with_ignore_case(line, b"AUTH ") {
+        // Each command has its own cap, raised for MAIL and RCPT by the extensions
+        // offered; the framer was built with the largest.
+        let caps = &self.shared.caps;
+        let cap = match line.get(..5) {
+            Some(verb) if verb.eq_ignore_ascii_case(b"MAIL ") => caps.mail,
+            Some(verb) if verb.eq_ignore_ascii_case(b"RCPT ") => caps.rcpt,
+            Some(verb) if verb.eq_ignore_ascii_case(b"AUTH ") => caps.auth,
+            _ => caps.other,
+        };
+        if line.len() + 2 > cap {
             self.error(canned::LINE_TOO_LONG);
+            return None;
+        }
+        if self.hello == Hello::Refused {
+            // RFC 5321 section 3.1: after a 554 greeting, only QUIT is honoured.
+            match Command::parse(line, &self.options) {
+                Ok(Command::Quit) => self.stop_with(canned::BYE),
+                _ => self.error(canned::NO_SERVICE),
+            }
             return None;
         }
         match Command::parse(line, &self.options) {
@@ -89,12 +112,12 @@ impl ServerSession {
                 None
             }
             Err(_) if is_http_request(line) => {
-                self.close_with(canned::NOT_HTTP);
+                self.stop_with(canned::NOT_HTTP);
                 None
             }
             Err(error) => {
                 let reply = error.reply();
-                let enhanced = self.config.enhanced_status_codes;
+                let enhanced = self.shared.config.enhanced_status_codes;
                 self.write_reply(|out| {
                     let status = reply.enhanced().filter(|_| enhanced);
                     let status = status.map(|s| (s.class(), s.subject(), s.detail()));
@@ -117,12 +140,14 @@ impl ServerSession {
             }
             Envelope::Rcpt { to } => {
                 let command = RcptCommand::new(line, options, to);
-                let lmtp_copy = self.config.lmtp.then(|| command.clone());
+                // LMTP keeps each recipient until the message ends: a copy of its own
+                // line, not a slice that would keep the whole read it came in alive.
+                let lmtp_copy = self.shared.config.lmtp.then(|| command.detached());
                 let ticket = self.ask(Kind::Rcpt, |ticket| ServerEvent::Rcpt { ticket, command });
                 if let Some(transaction) = &mut self.transaction {
                     transaction.undecided += 1;
                     if let Some(command) = lmtp_copy {
-                        transaction.lmtp_recipients.push((ticket.0, command, false));
+                        transaction.lmtp_recipients.push((ticket, command, false));
                     }
                 }
             }
@@ -143,12 +168,21 @@ impl ServerSession {
                 self.abort_transaction(AbortReason::Reset);
                 self.reply(canned::RESET);
             }
-            Command::Vrfy { target } => {
+            // RFC 5321 section 3.5.3: 252 when the server will not say.
+            Command::Vrfy { target } if self.shared.config.decide_vrfy => {
                 self.ask(Kind::Verify, |ticket| ServerEvent::Verify { ticket, target: target.into_owned() });
                 self.synchronise();
             }
-            Command::Expn { list } => {
-                self.ask(Kind::Verify, |ticket| ServerEvent::Expand { ticket, list: list.into_owned() });
+            Command::Vrfy { .. } => {
+                self.reply(canned::CANNOT_VERIFY);
+                self.synchronise();
+            }
+            Command::Expn { list } if self.shared.config.decide_expn => {
+                self.ask(Kind::Expand, |ticket| ServerEvent::Expand { ticket, list: list.into_owned() });
+                self.synchronise();
+            }
+            Command::Expn { .. } => {
+                self.reply(canned::EXPN_NOT_AVAILABLE);
                 self.synchronise();
             }
             Command::Help { .. } => {
@@ -161,7 +195,7 @@ impl ServerSession {
             }
             Command::Quit => {
                 self.abort_transaction(AbortReason::Quit);
-                self.close_with(canned::BYE);
+                self.stop_with(canned::BYE);
             }
             Command::StartTls => self.starttls(),
             Command::Auth { mechanism, initial_response } => self.auth(&mechanism, initial_response),
@@ -169,67 +203,33 @@ impl ServerSession {
     }
 
     /// HELO, EHLO and LHLO (RFC 5321 section 4.1.1.1, RFC 2033 section 4.1): each
-    /// resets the session to "greeted, no transaction".
+    /// resets the session to "greeted, no transaction". With `decide_hello` the
+    /// application answers.
     fn hello(&mut self, host: Host<'_>, kind: Hello, lmtp: bool) {
-        if lmtp != self.config.lmtp {
+        if lmtp != self.shared.config.lmtp {
             return self.error(canned::WRONG_HELLO);
         }
         self.abort_transaction(AbortReason::Reset);
-        self.hello = kind;
-        let hostname = &self.config.hostname;
-        match kind {
-            Hello::Helo => {
-                let line = hostname.clone();
-                self.write_reply(|out| canned::write_line(out, 250, None, &line));
-            }
-            _ => {
-                let mut encoded = bytes::BytesMut::new();
-                // The hostname and keywords are the application's own configuration; a
-                // hostname with a control character would be refused here.
-                if self.capabilities().to_reply().encode(&mut encoded).is_err() {
-                    encoded.clear();
-                    canned::write_line(&mut encoded, 250, None, "localhost");
-                }
-                self.put_reply_bytes(&encoded);
-            }
+        let extended = kind == Hello::Ehlo;
+        let host = host.into_owned();
+        if self.shared.config.decide_hello {
+            self.hello = Hello::None;
+            self.ask(Kind::Hello(kind), |ticket| ServerEvent::Hello { ticket: Some(ticket), host, extended });
+        } else {
+            self.hello = kind;
+            let shared = self.shared.clone();
+            self.put_reply_bytes(super::decide::hello_reply(&shared, kind, self.tls));
+            self.events.push_back(ServerEvent::Hello { ticket: None, host, extended });
         }
         self.synchronise();
-        let extended = kind == Hello::Ehlo;
-        self.events.push_back(ServerEvent::Hello { host: host.into_owned(), extended });
     }
 
-    /// What `EHLO` offers now: some extensions depend on TLS.
-    pub(super) fn capabilities(&self) -> Capabilities {
-        let config = &self.config;
-        let mut capabilities = Capabilities::new(config.hostname.clone());
-        let mut offer = |on: bool, capability: Capability| {
-            if on {
-                capabilities = core::mem::take(&mut capabilities).with(capability);
-            }
-        };
-        offer(config.pipelining, Capability::Pipelining);
-        offer(true, Capability::Size(config.max_message_size));
-        offer(config.eight_bit_mime, Capability::EightBitMime);
-        offer(config.smtputf8, Capability::SmtpUtf8);
-        offer(config.chunking, Capability::Chunking);
-        offer(config.chunking && config.binary_mime, Capability::BinaryMime);
-        offer(config.dsn, Capability::Dsn);
-        offer(config.enhanced_status_codes, Capability::EnhancedStatusCodes);
-        offer(config.starttls && !self.tls, Capability::StartTls);
-        offer(config.requiretls && self.tls, Capability::RequireTls);
-        let auth = !config.auth_mechanisms.is_empty() && (self.tls || config.plaintext_auth);
-        let mechanisms = config.auth_mechanisms.iter().map(|m| alloc::string::String::from(m.as_str())).collect();
-        offer(auth, Capability::Auth(mechanisms));
-        capabilities
-    }
-
-    /// MAIL (RFC 5321 section 4.1.1.2).
     /// MAIL (RFC 5321 section 4.1.1.2), parsed from `line`.
     fn mail(&mut self, from: &ReversePath<'_>, params: &MailParameters<'_>, line: &[u8]) -> Option<Envelope> {
         let refusal = match () {
             _ if self.hello == Hello::None => canned::NO_HELLO,
             _ if self.transaction.is_some() => canned::NESTED_MAIL,
-            _ if self.config.submission && !self.authenticated => canned::AUTH_REQUIRED,
+            _ if self.shared.config.submission && !self.authenticated => canned::AUTH_REQUIRED,
             _ => {
                 if let Some(refusal) = self.check_mail_parameters(params) {
                     self.reply(refusal);
@@ -257,7 +257,7 @@ impl ServerSession {
     /// Refuses a parameter of an extension that was not offered (`555 5.5.4`, RFC 5321
     /// section 4.1.1.11) and a declared size over the limit (`552 5.3.4`, RFC 1870).
     fn check_mail_parameters(&self, params: &MailParameters<'_>) -> Option<Canned> {
-        let config = &self.config;
+        let config = &self.shared.config;
         let extended = self.hello == Hello::Ehlo;
         let body_offered = match params.body {
             None | Some(BodyType::SevenBit) => true,
@@ -300,7 +300,7 @@ impl ServerSession {
 
     /// RCPT (RFC 5321 section 4.1.1.3), parsed from `line`.
     fn rcpt(&mut self, to: &ForwardPath<'_>, params: &RcptParameters<'_>, line: &[u8]) -> Option<Envelope> {
-        let (dsn, max) = (self.config.dsn, self.config.max_recipients);
+        let (dsn, max) = (self.shared.config.dsn, self.shared.config.max_recipients);
         let refusal = match &self.transaction {
             _ if self.hello == Hello::None => canned::NO_HELLO,
             None => canned::NO_MAIL,
@@ -346,6 +346,10 @@ impl ServerSession {
             None => Some(canned::NO_MAIL),
             Some(transaction) if transaction.chunked == Some(true) => Some(canned::DATA_AFTER_BDAT),
             Some(transaction) if transaction.body == Some(BodyType::BinaryMime) => Some(canned::BINARY_NEEDS_BDAT),
+            // RFC 2033 section 4.2: 503 in LMTP; RFC 5321 section 3.3: 554 in SMTP.
+            Some(transaction) if transaction.recipients == 0 && self.shared.config.lmtp => {
+                Some(canned::NO_RECIPIENTS_LMTP)
+            }
             Some(transaction) if transaction.recipients == 0 => Some(canned::NO_RECIPIENTS),
             Some(_) => None,
         };
@@ -365,10 +369,10 @@ impl ServerSession {
     /// BDAT (RFC 3030 section 2). The chunk follows the line whatever the answer, so a
     /// refused chunk is still read, and dropped.
     fn bdat(&mut self, size: u64, last: bool) {
-        let limit = self.config.max_message_size.unwrap_or(u64::MAX);
+        let limit = self.shared.config.max_message_size.unwrap_or(u64::MAX);
         let mut too_big = false;
         let refusal = match &mut self.transaction {
-            _ if !self.config.chunking => Some(canned::NOT_OFFERED),
+            _ if !self.shared.config.chunking => Some(canned::NOT_OFFERED),
             None if self.hello == Hello::None => Some(canned::NO_HELLO),
             None => Some(canned::NO_MAIL),
             Some(transaction) if transaction.recipients == 0 => Some(canned::NO_RECIPIENTS),
@@ -391,13 +395,13 @@ impl ServerSession {
             self.events.push_back(ServerEvent::TransactionAborted(AbortReason::TooBig));
         }
         if !matches!(self.phase, Phase::Closing) {
-            self.phase = Phase::Bdat(BdatBody { reader: BdatReader::new(size), last, size, refusal });
+            self.enter(Phase::Bdat(BdatBody { reader: BdatReader::new(size), last, size, refusal }));
         }
     }
 
     /// STARTTLS (RFC 3207 section 4).
     fn starttls(&mut self) {
-        if !self.config.starttls {
+        if !self.shared.config.starttls {
             return self.error(canned::NOT_OFFERED);
         }
         if self.tls {
@@ -406,13 +410,13 @@ impl ServerSession {
         self.abort_transaction(AbortReason::StartTls);
         self.reply(canned::TLS_GO);
         self.synchronise();
-        self.phase = Phase::StartTls { discarded: 0 };
+        self.enter(Phase::StartTls { discarded: 0 });
     }
 
     /// AUTH (RFC 4954 section 4).
     fn auth(&mut self, name: &str, initial_response: Option<InitialResponse<'_>>) {
         let refusal = match () {
-            _ if self.config.auth_mechanisms.is_empty() => Some(canned::NOT_OFFERED),
+            _ if self.shared.config.auth_mechanisms.is_empty() => Some(canned::NOT_OFFERED),
             _ if self.hello != Hello::Ehlo => Some(canned::NO_HELLO),
             _ if self.authenticated => Some(canned::ALREADY_AUTHENTICATED),
             _ if self.transaction.is_some() => Some(canned::AUTH_IN_TRANSACTION),
@@ -421,16 +425,16 @@ impl ServerSession {
         if let Some(refusal) = refusal {
             return self.error(refusal);
         }
-        let offered = Mechanism::from_name(name).filter(|m| self.config.auth_mechanisms.contains(m));
+        let offered = Mechanism::from_name(name).filter(|m| self.shared.config.auth_mechanisms.contains(m));
         let Some(mechanism) = offered else { return self.error(canned::UNKNOWN_MECHANISM) };
         self.synchronise();
-        if !self.tls && !self.config.plaintext_auth {
+        if !self.tls && !self.shared.config.plaintext_auth {
             return self.reply(canned::ENCRYPTION_REQUIRED);
         }
         let exchange = AuthExchange { mechanism, username: None };
         match initial_response {
             None => {
-                self.phase = Phase::Auth(exchange);
+                self.enter(Phase::Auth(exchange));
                 let challenge = match mechanism {
                     Mechanism::Login => "VXNlcm5hbWU6",
                     _ => "",
@@ -461,7 +465,7 @@ impl ServerSession {
                 None => match core::str::from_utf8(message) {
                     Ok(username) if !username.is_empty() => {
                         exchange.username = Some(username.into());
-                        self.phase = Phase::Auth(exchange);
+                        self.enter(Phase::Auth(exchange));
                         return self.challenge("UGFzc3dvcmQ6");
                     }
                     _ => None,
@@ -473,12 +477,12 @@ impl ServerSession {
                 }),
             },
         };
-        self.phase = Phase::Commands;
+        self.enter(Phase::Commands);
         match credentials {
             Some(credentials) => {
                 let mechanism = exchange.mechanism;
                 let credentials = alloc::boxed::Box::new(credentials);
-                self.ask(Kind::Auth, |ticket| ServerEvent::Auth { ticket, mechanism, credentials });
+                self.ask(Kind::Auth, |ticket| ServerEvent::Auth { ticket: AuthTicket(ticket), mechanism, credentials });
             }
             None => self.error(canned::BAD_CREDENTIALS_FORMAT),
         }
@@ -493,7 +497,7 @@ impl ServerSession {
             }
             Framed::LineTooLong { consumed } | Framed::BareLf { consumed } => {
                 self.consume(consumed);
-                self.phase = Phase::Commands;
+                self.enter(Phase::Commands);
                 self.error(canned::LINE_TOO_LONG);
                 Step::Progress
             }
@@ -501,6 +505,7 @@ impl ServerSession {
                 let Phase::Auth(exchange) = core::mem::replace(&mut self.phase, Phase::Commands) else {
                     return Step::Progress;
                 };
+                self.framer.reset();
                 // RFC 4954 section 4: `*` cancels.
                 let message = match &self.input[..len] {
                     b"*" => None,

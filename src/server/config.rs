@@ -3,10 +3,13 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::error::ConfigError;
 use crate::framing::LineFramer;
 use crate::sasl::Mechanism;
 use crate::timeout::ServerTimeouts;
 use crate::wire::AddressLimits;
+
+use super::checked::Server;
 
 /// What to do with a message whose body holds a bare CR or bare LF (RFC 5321
 /// section 2.3.8 forbids both). Postfix's `smtpd_forbid_bare_newline` is the model.
@@ -86,6 +89,22 @@ pub struct ServerConfig {
     pub bare_line_endings: BareLineEndingPolicy,
     /// Inactivity timeouts.
     pub timeouts: ServerTimeouts,
+    /// Hand `HELO`, `EHLO` and `LHLO` to the application to decide
+    /// ([`ServerEvent::Hello`](super::ServerEvent::Hello) with a ticket), for example to
+    /// refuse a client by the name it gives. Off: the session answers `250` itself.
+    pub decide_hello: bool,
+    /// Hand `VRFY` to the application ([`ServerEvent::Verify`](super::ServerEvent::Verify)).
+    /// Off (the default): the session answers `252 2.5.0`, as RFC 5321 section 3.5.3
+    /// allows a server that will not say.
+    pub decide_vrfy: bool,
+    /// Hand `EXPN` to the application ([`ServerEvent::Expand`](super::ServerEvent::Expand))
+    /// and list `EXPN` in the `EHLO` reply (RFC 5321 section 3.5.2). Off (the default):
+    /// the session answers `502 5.5.1`, and `EXPN` is not listed.
+    pub decide_expn: bool,
+    /// More `EHLO` lines, each a keyword and its parameters (`XFOO bar`), offered after
+    /// the session's own. They must fit RFC 5321's `ehlo-line` grammar and not name an
+    /// extension the session implements ([`build`](Self::build) checks).
+    pub extra_keywords: Vec<String>,
 }
 
 impl ServerConfig {
@@ -120,6 +139,29 @@ impl ServerConfig {
             strict: false,
             bare_line_endings: BareLineEndingPolicy::default(),
             timeouts: ServerTimeouts::default(),
+            decide_hello: false,
+            decide_vrfy: false,
+            decide_expn: false,
+            extra_keywords: Vec::new(),
         }
+    }
+
+    /// Checks the configuration and makes the [`Server`] that sessions are started
+    /// from. A configuration that contradicts itself, or holds text that cannot go on
+    /// the wire, is refused here rather than behaving oddly at run time.
+    ///
+    /// ```
+    /// use smtp_sansio::ConfigError;
+    /// use smtp_sansio::server::ServerConfig;
+    ///
+    /// assert!(ServerConfig::new("mx.example.org").build().is_ok());
+    /// assert_eq!(ServerConfig::new("mx.example.org\r\n250 evil").build().unwrap_err(),
+    ///            ConfigError::Hostname("mx.example.org\r\n250 evil".into()));
+    /// let mut config = ServerConfig::new("mx.example.org");
+    /// config.submission = true; // but no AUTH mechanism: every MAIL would get 530
+    /// assert_eq!(config.build().unwrap_err(), ConfigError::SubmissionWithoutAuth);
+    /// ```
+    pub fn build(self) -> Result<Server, ConfigError> {
+        Server::new(self)
     }
 }

@@ -107,6 +107,14 @@ impl RcptCommand {
         Self { line: Line::new(bytes, options), to }
     }
 
+    /// The same command in a buffer of its own, so that keeping it does not keep the
+    /// whole read it arrived in.
+    pub(crate) fn detached(&self) -> Self {
+        let mut line = self.line.clone();
+        line.bytes = Bytes::copy_from_slice(&line.bytes);
+        Self { line, to: self.to }
+    }
+
     /// The recipient.
     pub fn to(&self) -> ForwardPath<'_> {
         match self.to.and_then(|span| span.mailbox(self.line.text())) {

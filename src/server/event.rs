@@ -14,16 +14,71 @@ use crate::wire::Host;
 /// [`accept_with`](super::ServerSession::accept_with) or
 /// [`reject`](super::ServerSession::reject), now or later, in any order: replies still
 /// go out in the order of the commands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Ticket(pub(crate) u64);
+///
+/// A ticket names its session and what it decides ([`kind`](Self::kind)): a ticket of
+/// another session, one answered already and one answered after its session closed
+/// are told apart ([`DecisionError`](crate::DecisionError)). `AUTH` credentials come
+/// with an [`AuthTicket`] instead, which `accept` does not take.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[must_use = "the session waits until the ticket is answered"]
+pub struct Ticket {
+    pub(crate) session: u64,
+    pub(crate) id: u64,
+    pub(crate) kind: TicketKind,
+}
+
+impl Ticket {
+    /// What the ticket decides.
+    pub fn kind(&self) -> TicketKind {
+        self.kind
+    }
+}
+
+/// What a [`Ticket`] decides, and what `accept` answers for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TicketKind {
+    /// `HELO`, `EHLO` or `LHLO`, when [`ServerConfig::decide_hello`](super::ServerConfig::decide_hello)
+    /// is set: `accept` sends the usual `250` (with the extensions for `EHLO`).
+    Hello,
+    /// `MAIL`: `250 2.1.0`.
+    Mail,
+    /// `RCPT`: `250 2.1.5`.
+    Rcpt,
+    /// `DATA`: `354`.
+    Data,
+    /// The end of a message: `250 2.0.0`.
+    MessageEnd,
+    /// LMTP, one recipient's outcome: `250 2.0.0`.
+    Delivery,
+    /// `AUTH` credentials, inside an [`AuthTicket`]: `235 2.7.0`.
+    Auth,
+    /// `VRFY`, when [`ServerConfig::decide_vrfy`](super::ServerConfig::decide_vrfy) is
+    /// set: `252 2.5.0`.
+    Verify,
+    /// `EXPN`, when [`ServerConfig::decide_expn`](super::ServerConfig::decide_expn) is
+    /// set: `252 2.5.0`.
+    Expand,
+}
+
+/// Names the decision on `AUTH` credentials. Only
+/// [`ServerSession::accept_auth`](super::ServerSession::accept_auth) accepts them, so
+/// a catch-all that accepts every [`Ticket`] cannot accept a password by mistake.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[must_use = "the session waits until the ticket is answered"]
+pub struct AuthTicket(pub(crate) Ticket);
 
 /// Something that happened in a server session. The ones with a [`Ticket`] wait for a
 /// decision; the session answers the rest itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ServerEvent {
-    /// The client greeted with `HELO`, `EHLO` or `LHLO`, and was answered `250`.
+    /// The client greeted with `HELO`, `EHLO` or `LHLO`. Without
+    /// [`ServerConfig::decide_hello`](super::ServerConfig::decide_hello) it was answered
+    /// `250` already and `ticket` is `None`; with it, the reply waits for the ticket.
     Hello {
+        /// What to answer, when the application decides greetings.
+        ticket: Option<Ticket>,
         /// The name it gave.
         host: Host<'static>,
         /// `EHLO` or `LHLO` (extensions offered) rather than `HELO`.
@@ -68,23 +123,27 @@ pub enum ServerEvent {
     },
     /// The transaction ended without a message: say where the partial body went.
     TransactionAborted(AbortReason),
-    /// `AUTH` credentials to check: accept (`235 2.7.0`) or reject (`535 5.7.8`).
+    /// `AUTH` credentials to check: [`accept_auth`](super::ServerSession::accept_auth)
+    /// (`235 2.7.0`) or [`reject_auth`](super::ServerSession::reject_auth) (for example
+    /// `535 5.7.8`).
     Auth {
         /// What to answer.
-        ticket: Ticket,
+        ticket: AuthTicket,
         /// The mechanism used.
         mechanism: Mechanism,
         /// What the client sent (boxed: it is large, and rare).
         credentials: Box<Credentials>,
     },
-    /// `VRFY`: the default answer is `252 2.5.0` (the server will not say).
+    /// `VRFY`, when [`ServerConfig::decide_vrfy`](super::ServerConfig::decide_vrfy) is
+    /// set (otherwise the session answers `252 2.5.0` itself, RFC 5321 section 3.5.3).
     Verify {
         /// What to answer.
         ticket: Ticket,
         /// The argument, as given.
         target: String,
     },
-    /// `EXPN`: the default answer is `252 2.5.0`.
+    /// `EXPN`, when [`ServerConfig::decide_expn`](super::ServerConfig::decide_expn) is
+    /// set (otherwise the session answers `502 5.5.1` itself).
     Expand {
         /// What to answer.
         ticket: Ticket,
@@ -100,7 +159,9 @@ pub enum ServerEvent {
 }
 
 impl ServerEvent {
-    /// The ticket to answer, for an event that waits for a decision.
+    /// The ticket to answer, for an event that waits for a decision answered with
+    /// `accept`, `accept_with` or `reject`. `None` for [`ServerEvent::Auth`], whose
+    /// [`AuthTicket`] takes `accept_auth` or `reject_auth`.
     pub fn ticket(&self) -> Option<Ticket> {
         match self {
             Self::Mail { ticket, .. }
@@ -108,10 +169,10 @@ impl ServerEvent {
             | Self::Data { ticket }
             | Self::MessageEnd { ticket }
             | Self::Delivery { ticket, .. }
-            | Self::Auth { ticket, .. }
             | Self::Verify { ticket, .. }
-            | Self::Expand { ticket, .. } => Some(*ticket),
-            Self::Hello { .. } | Self::BodyChunk(_) | Self::TransactionAborted(_) | Self::PlaintextDiscarded { .. } => {
+            | Self::Expand { ticket, .. } => Some(ticket.clone()),
+            Self::Hello { ticket, .. } => ticket.clone(),
+            Self::Auth { .. } | Self::BodyChunk(_) | Self::TransactionAborted(_) | Self::PlaintextDiscarded { .. } => {
                 None
             }
         }

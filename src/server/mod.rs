@@ -8,13 +8,16 @@
 
 mod body;
 mod canned;
+mod checked;
 mod commands;
 mod config;
+mod decide;
 mod envelope;
 mod event;
 mod session;
 
+pub use checked::Server;
 pub use config::{BareLineEndingPolicy, ServerConfig};
 pub use envelope::{MailCommand, RcptCommand};
-pub use event::{AbortReason, ServerEvent, Ticket};
+pub use event::{AbortReason, AuthTicket, ServerEvent, Ticket, TicketKind};
 pub use session::ServerSession;

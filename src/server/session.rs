@@ -1,25 +1,28 @@
-//! The server state machine: its state, the driver-facing methods and the decisions.
+//! The server state machine: its state and the driver-facing methods. Decisions and
+//! the reply queue are in `decide.rs`.
 
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{Buf, BytesMut};
 
 use super::canned::{self, Canned};
+use super::checked::{Server, Shared};
 use super::config::ServerConfig;
 use super::envelope::RcptCommand;
-use super::event::{AbortReason, ServerEvent, Ticket};
-use crate::error::DecisionError;
+use super::event::{AbortReason, ServerEvent};
+use crate::error::{DecisionError, MisuseError};
 use crate::framing::{BareLf, BdatReader, DataDecoder, LineFramer};
-use crate::output::Output;
+use crate::output::{Output, Pending};
 use crate::sasl::Mechanism;
 use crate::wire::{BodyType, ParseOptions, Reply, TraceProtocol};
 
-/// Input the session holds while it waits on the application, beyond one line: a
-/// driver that keeps reading while told [`Output::Pending`] cannot make it grow past
-/// this. The session answers `421` and closes instead.
-pub(super) const MAX_UNREAD_INPUT: usize = 1 << 20;
+/// Input the session holds while a command waits on the application, beyond one line:
+/// a driver that keeps reading while told [`Output::Pending`] cannot make it grow past
+/// this. The session answers `421` and closes instead. Input the session can use at
+/// once (a message body, commands it can run) is not held, whatever the size of a read.
+pub(super) const MAX_HELD_INPUT: usize = 1 << 20;
 
 /// A sans-IO SMTP, ESMTP or LMTP server session: one connection, from greeting to
 /// close.
@@ -28,26 +31,48 @@ pub(super) const MAX_UNREAD_INPUT: usize = 1 << 20;
 /// [`handle_eof`](Self::handle_eof), [`handle_timeout`](Self::handle_timeout)) and
 /// drain [`poll_output`](Self::poll_output) until it says [`Output::Wait`],
 /// [`Output::Pending`] or [`Output::Closed`]. Events that need a decision carry a
-/// [`Ticket`]; answer with [`accept`](Self::accept), [`accept_with`](Self::accept_with)
-/// or [`reject`](Self::reject).
+/// [`Ticket`](super::Ticket); answer with [`accept`](Self::accept),
+/// [`accept_with`](Self::accept_with) or [`reject`](Self::reject), now or after any
+/// amount of asynchronous work.
+///
+/// # The decision contract
+///
+/// * **Who is waited for.** [`Output::Wait`] means the peer alone: arm its timeout.
+///   [`Output::Pending`] means the application owes [`Pending::owed`] decisions; no
+///   peer timeout runs then (a call to `handle_timeout` is ignored), so the client is
+///   never blamed for the application's slowness. Deadlines for the application's own
+///   work are the application's.
+/// * **Replies in command order.** Decisions may come in any order; each reply keeps
+///   its command's place.
+/// * **Tickets.** A ticket names its session and its kind; answering one twice, with
+///   another session, or after the session closed is a [`DecisionError`] that changes
+///   nothing. `AUTH` credentials come with an [`AuthTicket`](super::AuthTicket) that
+///   only [`accept_auth`](Self::accept_auth) accepts.
+/// * **Closing.** [`Output::Closed`] is final. After `QUIT` or end of input
+///   ([`handle_eof`](Self::handle_eof)) every command already received is answered
+///   first, decisions included. A forced close (timeout, too many errors, a flood of
+///   input while waiting, a `421` decision, [`close`](Self::close)) sends the replies
+///   already decided, then its `421`; decisions not yet made are dropped, and
+///   answering them gives [`DecisionError::Closed`].
 ///
 /// ```
 /// use smtp_sansio::server::{ServerConfig, ServerEvent, ServerSession};
 /// use smtp_sansio::Output;
 ///
-/// let mut session = ServerSession::new(ServerConfig::new("mx.example.org"));
+/// let server = ServerConfig::new("mx.example.org").build().unwrap();
+/// let mut session = ServerSession::new(&server);
 /// session.handle_input(b"EHLO client.example\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n");
 /// let (mut sent, mut body) = (Vec::new(), Vec::new());
 /// let mut fed_body = false;
 /// loop {
 ///     match session.poll_output() {
 ///         Output::Transmit(bytes) => sent.extend_from_slice(&bytes),
-///         Output::Event(ServerEvent::Mail { ticket, .. })
-///         | Output::Event(ServerEvent::Rcpt { ticket, .. })
-///         | Output::Event(ServerEvent::Data { ticket })
-///         | Output::Event(ServerEvent::MessageEnd { ticket }) => session.accept(ticket).unwrap(),
 ///         Output::Event(ServerEvent::BodyChunk(chunk)) => body.extend_from_slice(&chunk),
-///         Output::Event(_) => {}
+///         Output::Event(event) => {
+///             if let Some(ticket) = event.ticket() {
+///                 session.accept(ticket).unwrap();
+///             }
+///         }
 ///         Output::Wait(_) if !fed_body => {
 ///             fed_body = true;
 ///             session.handle_input(b"Subject: hi\r\n\r\nHello\r\n.\r\nQUIT\r\n");
@@ -63,7 +88,9 @@ pub(super) const MAX_UNREAD_INPUT: usize = 1 << 20;
 #[derive(Debug)]
 pub struct ServerSession {
     /// Shared by every session of a server: one copy, however many connections.
-    pub(super) config: Arc<ServerConfig>,
+    pub(super) shared: Arc<Shared>,
+    /// Names this session in its tickets.
+    pub(super) id: u64,
     pub(super) options: ParseOptions,
     pub(super) framer: LineFramer,
     /// Received bytes not yet used.
@@ -101,15 +128,11 @@ pub(super) enum Phase {
     /// `220` to `STARTTLS` is queued: hand out [`Output::StartTls`] once it is sent.
     /// Bytes that arrive meanwhile were sent in plaintext after `STARTTLS`: they are
     /// counted and thrown away.
-    StartTls {
-        discarded: usize,
-    },
+    StartTls { discarded: usize },
     /// Waiting for [`ServerSession::tls_established`]; every byte that arrives is
     /// plaintext sent after `STARTTLS`, and is thrown away.
-    Handshake {
-        discarded: usize,
-    },
-    /// Send what is queued, then close.
+    Handshake { discarded: usize },
+    /// Send what is owed, then close. No more input is read.
     Closing,
     Closed,
 }
@@ -120,7 +143,15 @@ pub(super) struct DataBody {
     /// Octets of the body so far, after unstuffing.
     pub(super) received: u64,
     /// Set once the body is known to be refused; the rest is read and dropped.
-    pub(super) refused: Option<AbortReason>,
+    pub(super) refused: Option<Refusal>,
+}
+
+/// A message refused while its body was read: why, and how many replies it gets once
+/// the body ends (one, or in LMTP one per accepted recipient: RFC 2033 section 4.2).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Refusal {
+    pub(super) reason: AbortReason,
+    pub(super) replies: usize,
 }
 
 #[derive(Debug)]
@@ -140,12 +171,17 @@ pub(super) struct AuthExchange {
     pub(super) username: Option<alloc::string::String>,
 }
 
-/// Which greeting the client gave.
+/// Where the session is in greeting the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Hello {
+    /// No `HELO`, `EHLO` or `LHLO` accepted yet.
     None,
     Helo,
+    /// `EHLO`, or `LHLO` in LMTP.
     Ehlo,
+    /// The connection was refused at the greeting (RFC 5321 section 3.1): every command
+    /// but `QUIT` gets `503`.
+    Refused,
 }
 
 /// An accepted `MAIL` and what followed it.
@@ -169,6 +205,21 @@ pub(super) struct Transaction {
     pub(super) refused: Option<AbortReason>,
 }
 
+impl Transaction {
+    pub(super) fn new(body: Option<BodyType>, smtputf8: bool) -> Self {
+        Self {
+            body,
+            smtputf8,
+            recipients: 0,
+            undecided: 0,
+            lmtp_recipients: Vec::new(),
+            received: 0,
+            chunked: None,
+            refused: None,
+        }
+    }
+}
+
 /// One reply owed, in command order.
 #[derive(Debug)]
 pub(super) enum Owed {
@@ -182,6 +233,7 @@ pub(super) enum Owed {
 /// and `Copy`: the reply queue holds one per decision.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Kind {
+    Hello(Hello),
     Mail { body: Option<BodyType>, smtputf8: bool },
     Rcpt,
     Data,
@@ -189,29 +241,7 @@ pub(super) enum Kind {
     Delivery,
     Auth,
     Verify,
-}
-
-impl Kind {
-    /// The reply to a plain `accept`.
-    fn accepted(&self) -> Canned {
-        match self {
-            Self::Mail { .. } => canned::SENDER_OK,
-            Self::Rcpt => canned::RECIPIENT_OK,
-            Self::Data => canned::DATA_GO,
-            Self::MessageEnd | Self::Delivery => canned::MESSAGE_ACCEPTED,
-            Self::Auth => canned::AUTH_OK,
-            Self::Verify => canned::CANNOT_VERIFY,
-        }
-    }
-
-    /// Whether `code` can accept this.
-    fn accepts_with(&self, code: u16) -> bool {
-        match self {
-            Self::Data => code == 354,
-            Self::Auth => code == 235,
-            _ => (200..300).contains(&code),
-        }
-    }
+    Expand,
 }
 
 /// What one step of work did.
@@ -224,19 +254,74 @@ pub(super) enum Step {
     Blocked,
 }
 
+/// Numbers sessions, so that a ticket names its own. Without atomics (some embedded
+/// targets) every session is number 0 and tickets of other sessions are told apart
+/// only by their numbers.
+fn next_session_id() -> u64 {
+    #[cfg(target_has_atomic = "64")]
+    {
+        use core::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    }
+    #[cfg(not(target_has_atomic = "64"))]
+    {
+        0
+    }
+}
+
 impl ServerSession {
-    /// A session for a connection that was just accepted. The greeting is the first
-    /// output.
+    /// A session for a connection that was just accepted. The `220` greeting is the
+    /// first output.
+    pub fn new(server: &Server) -> Self {
+        let shared = server.shared.clone();
+        let mut session = Self::starting(shared);
+        session.out.extend_from_slice(&session.shared.greeting);
+        session
+    }
+
+    /// A session that refuses the connection at the greeting (RFC 5321 section 3.1):
+    /// `reply` instead of `220`, usually `554` with text that helps the sender's
+    /// postmaster. The session then waits for `QUIT`, answering every other command
+    /// `503 5.5.1`. A `421` reply closes at once instead. Any other code than 421 or
+    /// 5xx is [`DecisionError::WrongCode`].
     ///
-    /// Pass an `Arc<ServerConfig>` to share one configuration between many sessions; a
-    /// `ServerConfig` works too.
-    pub fn new(config: impl Into<Arc<ServerConfig>>) -> Self {
-        let config = config.into();
+    /// ```
+    /// use smtp_sansio::server::{ServerConfig, ServerSession};
+    /// use smtp_sansio::{Output, Reply, ReplyCode};
+    ///
+    /// let server = ServerConfig::new("mx.example.org").build().unwrap();
+    /// let reply = Reply::new(ReplyCode::TRANSACTION_FAILED, "No SMTP service for 192.0.2.1 (listed at example.net)");
+    /// let mut session = ServerSession::refusing(&server, reply).unwrap();
+    /// session.handle_input(b"EHLO client.example\r\nQUIT\r\n");
+    /// let mut sent = Vec::new();
+    /// while let Output::Transmit(bytes) = session.poll_output() {
+    ///     sent.extend_from_slice(&bytes);
+    /// }
+    /// assert_eq!(String::from_utf8(sent).unwrap(),
+    ///     "554 No SMTP service for 192.0.2.1 (listed at example.net)\r\n503 5.5.1 No SMTP service here, send QUIT\r\n221 2.0.0 Bye\r\n");
+    /// ```
+    pub fn refusing(server: &Server, reply: Reply) -> Result<Self, DecisionError> {
+        let code = reply.code().get();
+        if code != 421 && !(500..600).contains(&code) {
+            return Err(DecisionError::WrongCode);
+        }
+        let mut session = Self::starting(server.shared.clone());
+        reply.encode(&mut session.out).map_err(DecisionError::Encode)?;
+        session.hello = Hello::Refused;
+        if code == 421 {
+            session.enter(Phase::Closing);
+        }
+        Ok(session)
+    }
+
+    fn starting(shared: Arc<Shared>) -> Self {
+        let config = &shared.config;
         let options = ParseOptions { strict: config.strict, limits: config.address_limits };
-        // AUTH lines may be longer than other commands; the cap for the rest is checked
-        // once a line is read.
-        let framer = LineFramer::new(config.max_auth_line.max(config.max_command_line), BareLf::Reject);
-        let mut session = Self {
+        // Each command's own cap is checked once its line is read.
+        let framer = LineFramer::new(shared.caps.longest(), BareLf::Reject);
+        Self {
+            id: next_session_id(),
             options,
             framer,
             input: BytesMut::new(),
@@ -253,40 +338,67 @@ impl ServerSession {
             transaction: None,
             errors: 0,
             eof: false,
-            config,
-        };
-        let greeting = alloc::format!("{} {}", session.config.hostname, session.config.greeting);
-        canned::write_line(&mut session.out, 220, None, greeting.trim_end());
-        session
+            shared,
+        }
     }
 
-    /// Hands over bytes the peer sent.
+    /// Hands over bytes the peer sent, a read of any size. Body octets flow through;
+    /// only input held behind an undecided command counts against the session's cap.
     pub fn handle_input(&mut self, bytes: &[u8]) {
-        if let Phase::StartTls { discarded } | Phase::Handshake { discarded } = &mut self.phase {
-            *discarded += bytes.len();
-            return;
+        if self.accepts_input(bytes.len()) {
+            self.input.extend_from_slice(bytes);
         }
-        if matches!(self.phase, Phase::Closing | Phase::Closed) {
-            return;
-        }
-        if self.input.len() + bytes.len() > MAX_UNREAD_INPUT + self.framer.max_line() {
-            self.abort_transaction(AbortReason::Closed);
-            self.abandon(canned::INPUT_FLOOD);
-            return;
-        }
-        self.input.extend_from_slice(bytes);
     }
 
-    /// The peer closed its side. Commands already received are still answered; a
-    /// transaction in progress is aborted ([`AbortReason::Eof`]).
+    /// The same as [`handle_input`](Self::handle_input), for a read the driver owns:
+    /// when the session holds nothing, the buffer is taken as it is, without a copy, and
+    /// body chunks and `MAIL`/`RCPT` commands become slices of it. Read into a fresh
+    /// buffer each time (`BytesMut::split` after `read_buf` does that).
+    pub fn handle_input_buf(&mut self, bytes: BytesMut) {
+        if self.accepts_input(bytes.len()) {
+            if self.input.is_empty() {
+                self.input = bytes;
+            } else {
+                self.input.extend_from_slice(&bytes);
+            }
+        }
+    }
+
+    /// Whether input of this length is taken: bytes after `STARTTLS` are counted and
+    /// dropped, bytes after the session stopped reading are dropped, and a flood held
+    /// behind an undecided command closes the session.
+    fn accepts_input(&mut self, len: usize) -> bool {
+        let held = self.undecided().next().is_some();
+        match &mut self.phase {
+            Phase::StartTls { discarded } | Phase::Handshake { discarded } => {
+                *discarded += len;
+                false
+            }
+            Phase::Closing | Phase::Closed => false,
+            Phase::Commands | Phase::Auth(_) if held => {
+                if self.input.len().saturating_add(len) > MAX_HELD_INPUT + self.framer.max_line() {
+                    self.abort_transaction(AbortReason::Closed);
+                    self.abandon(canned::INPUT_FLOOD);
+                    return false;
+                }
+                true
+            }
+            _ => true,
+        }
+    }
+
+    /// The peer closed its side. Every command already received is still answered,
+    /// decisions included; then a transaction without a finished message is aborted
+    /// ([`AbortReason::Eof`]), and the session closes.
     pub fn handle_eof(&mut self) {
         self.eof = true;
     }
 
     /// The timeout from [`Output::Wait`] expired: the session answers `421 4.4.2` and
-    /// closes (RFC 5321 section 4.5.3.2).
+    /// closes (RFC 5321 section 4.5.3.2). Ignored while the application owes a decision
+    /// ([`Output::Pending`]): the client is not to blame for that wait.
     pub fn handle_timeout(&mut self) {
-        if matches!(self.phase, Phase::Closing | Phase::Closed) {
+        if matches!(self.phase, Phase::Closing | Phase::Closed) || self.undecided().next().is_some() {
             return;
         }
         self.abort_transaction(AbortReason::Timeout);
@@ -297,17 +409,54 @@ impl ServerSession {
     /// client said before is forgotten (RFC 3207 section 4.2): it must greet again.
     /// If plaintext arrived after `STARTTLS`, it was thrown away unread, and
     /// [`ServerEvent::PlaintextDiscarded`] says how much.
-    pub fn tls_established(&mut self) {
-        if let Phase::Handshake { discarded } = self.phase {
-            if discarded > 0 {
-                self.events.push_back(ServerEvent::PlaintextDiscarded { bytes: discarded });
-            }
-            self.phase = Phase::Commands;
+    ///
+    /// Called without a handshake being asked for, it is a [`MisuseError`] and changes
+    /// nothing: a plaintext connection never counts as encrypted.
+    pub fn tls_established(&mut self) -> Result<(), MisuseError> {
+        let Phase::Handshake { discarded } = self.phase else { return Err(MisuseError::NoHandshake) };
+        if discarded > 0 {
+            self.events.push_back(ServerEvent::PlaintextDiscarded { bytes: discarded });
         }
+        self.enter(Phase::Commands);
         self.tls = true;
         self.hello = Hello::None;
         self.authenticated = false;
         self.transaction = None;
+        Ok(())
+    }
+
+    /// Closes the session gracefully with `421 4.3.2 Service shutting down` (RFC 5321
+    /// section 3.8), for example when the server shuts down. See
+    /// [`close_with`](Self::close_with).
+    pub fn close(&mut self) {
+        // The canned reply is always well formed.
+        let _ = self.close_reply(None);
+    }
+
+    /// Closes the session with `reply`, which must be 2xx, 4xx or 5xx (usually
+    /// `421`; `221` after the application's own goodbye). Replies already decided go out
+    /// first; decisions not yet made are dropped ([`DecisionError::Closed`] if answered
+    /// later); a transaction in progress is aborted ([`AbortReason::Closed`]); no more
+    /// input is read. Once the reply is out, [`Output::Closed`].
+    pub fn close_with(&mut self, reply: Reply) -> Result<(), DecisionError> {
+        self.close_reply(Some(reply))
+    }
+
+    fn close_reply(&mut self, reply: Option<Reply>) -> Result<(), DecisionError> {
+        if matches!(self.phase, Phase::Closed) {
+            return Err(DecisionError::Closed);
+        }
+        let mut encoded = BytesMut::new();
+        match reply {
+            Some(reply) if (300..400).contains(&reply.code().get()) => return Err(DecisionError::WrongCode),
+            Some(reply) => reply.encode(&mut encoded).map_err(DecisionError::Encode)?,
+            None => canned::SHUTTING_DOWN.write(&mut encoded, self.shared.config.enhanced_status_codes),
+        }
+        self.abort_transaction(AbortReason::Closed);
+        self.drop_undecided();
+        self.put_reply_bytes(&encoded);
+        self.stop_reading();
+        Ok(())
     }
 
     /// Whether the connection is encrypted.
@@ -324,23 +473,29 @@ impl ServerSession {
     /// ([`Received`](crate::wire::Received)): `SMTP` after `HELO`, else `ESMTP` or `LMTP`
     /// with RFC 3848's `S` (TLS) and `A` (AUTH) suffixes.
     pub fn trace_protocol(&self) -> TraceProtocol {
-        let (tls, authenticated) = (self.tls, self.authenticated);
+        let (tls, authenticated, lmtp) = (self.tls, self.authenticated, self.shared.config.lmtp);
         match self.hello {
-            Hello::Helo | Hello::None if !self.config.lmtp => TraceProtocol::Smtp,
-            _ if self.config.lmtp => TraceProtocol::Lmtp { tls, authenticated },
-            _ => TraceProtocol::Esmtp { tls, authenticated },
+            _ if lmtp => TraceProtocol::Lmtp { tls, authenticated },
+            Hello::Ehlo => TraceProtocol::Esmtp { tls, authenticated },
+            Hello::Helo | Hello::None | Hello::Refused => TraceProtocol::Smtp,
         }
     }
 
-    /// Bytes received and held, not yet used: at most one command line (or one read
-    /// of a body) in normal operation, and never more than about 1 MiB.
+    /// Bytes received and held, not yet used: at most about one command line, or one
+    /// read of a body, in normal operation; never much more than 1 MiB behind a
+    /// decision.
     pub fn buffered_input(&self) -> usize {
         self.input.len()
     }
 
     /// The configuration the session runs with.
     pub fn config(&self) -> &ServerConfig {
-        &self.config
+        &self.shared.config
+    }
+
+    /// Decisions the application owes now.
+    pub fn decisions_owed(&self) -> usize {
+        self.undecided().count()
     }
 
     /// The next thing for the driver to do.
@@ -354,30 +509,28 @@ impl ServerSession {
                 return Output::Transmit(self.out.split().freeze());
             }
             match self.phase {
-                Phase::Closing if self.owed.is_empty() => {
-                    self.phase = Phase::Closed;
-                    continue;
-                }
-                Phase::Closed => {
-                    return match self.out.is_empty() {
-                        true => Output::Closed,
-                        false => Output::Transmit(self.out.split().freeze()),
-                    };
-                }
+                Phase::Closed if !self.out.is_empty() => return Output::Transmit(self.out.split().freeze()),
+                Phase::Closed => return Output::Closed,
                 Phase::StartTls { discarded } if self.out.is_empty() => {
                     self.phase = Phase::Handshake { discarded };
                     return Output::StartTls;
                 }
-                Phase::Handshake { .. } => return Output::Pending,
+                Phase::Handshake { .. } => return Output::Pending(Pending::new(0, false)),
                 _ => {}
             }
-            match self.step() {
-                Step::Progress => {}
-                Step::NeedInput | Step::Blocked if !self.out.is_empty() => {
-                    return Output::Transmit(self.out.split().freeze());
+            let step = self.step();
+            let owed = self.decisions_owed();
+            match step {
+                Step::Progress => continue,
+                Step::Blocked if self.input.len() > MAX_HELD_INPUT + self.framer.max_line() => {
+                    self.abort_transaction(AbortReason::Closed);
+                    self.abandon(canned::INPUT_FLOOD);
+                    continue;
                 }
-                Step::NeedInput => return Output::Wait(self.timeout()),
-                Step::Blocked => return Output::Pending,
+                _ if !self.out.is_empty() => return Output::Transmit(self.out.split().freeze()),
+                Step::NeedInput if owed == 0 => return Output::Wait(self.timeout()),
+                Step::NeedInput => return Output::Pending(Pending::new(owed, true)),
+                Step::Blocked => return Output::Pending(Pending::new(owed, false)),
             }
         }
     }
@@ -385,8 +538,8 @@ impl ServerSession {
     /// The inactivity timeout that applies now.
     fn timeout(&self) -> core::time::Duration {
         match self.phase {
-            Phase::Data(_) | Phase::Bdat(_) => self.config.timeouts.data_block,
-            _ => self.config.timeouts.command,
+            Phase::Data(_) | Phase::Bdat(_) => self.shared.config.timeouts.data_block,
+            _ => self.shared.config.timeouts.command,
         }
     }
 
@@ -397,213 +550,42 @@ impl ServerSession {
             Phase::Data(_) => self.data_step(),
             Phase::Bdat(_) => self.bdat_step(),
             Phase::Auth(_) => self.auth_step(),
+            Phase::Closing if self.owed.is_empty() => {
+                self.enter(Phase::Closed);
+                return Step::Progress;
+            }
             Phase::Closing => Step::Blocked,
             Phase::StartTls { .. } | Phase::Handshake { .. } | Phase::Closed => Step::NeedInput,
         };
         match step {
+            // End of input: what was received is answered first, decisions included.
+            Step::NeedInput if self.eof && self.undecided().next().is_some() => Step::Blocked,
             Step::NeedInput if self.eof => {
                 self.abort_transaction(AbortReason::Eof);
-                self.phase = Phase::Closed;
+                self.stop_reading();
                 Step::Progress
             }
             step => step,
         }
     }
 
-    /// Accepts what `ticket` asks, with the usual reply (`250`, `354` for `DATA`,
-    /// `235` for `AUTH`, `252` for `VRFY`/`EXPN`).
-    pub fn accept(&mut self, ticket: Ticket) -> Result<(), DecisionError> {
-        self.decide(ticket, None, true)
-    }
-
-    /// Accepts what `ticket` asks, with this reply: for example the queue id after a
-    /// message. The code must be 2xx (`354` for `DATA`, `235` for `AUTH`).
-    pub fn accept_with(&mut self, ticket: Ticket, reply: Reply) -> Result<(), DecisionError> {
-        self.decide(ticket, Some(reply), true)
-    }
-
-    /// Refuses what `ticket` asks, with this reply, which must be 4xx or 5xx.
-    pub fn reject(&mut self, ticket: Ticket, reply: Reply) -> Result<(), DecisionError> {
-        self.decide(ticket, Some(reply), false)
-    }
-
-    fn decide(&mut self, ticket: Ticket, reply: Option<Reply>, accept: bool) -> Result<(), DecisionError> {
-        let index = self
-            .owed
-            .iter()
-            .position(|owed| matches!(owed, Owed::Decision { ticket: id, decided: None, .. } if *id == ticket.0))
-            .ok_or(DecisionError::UnknownTicket)?;
-        let enhanced = self.config.enhanced_status_codes;
-        let Some(Owed::Decision { kind, decided, .. }) = self.owed.get_mut(index) else {
-            return Err(DecisionError::UnknownTicket);
-        };
-        if let Some(reply) = &reply {
-            let code = reply.code().get();
-            let fits = if accept { kind.accepts_with(code) } else { code >= 400 };
-            if !fits {
-                return Err(DecisionError::WrongCode);
-            }
+    /// Changes what the session reads. Every change starts the line framer afresh: what
+    /// it remembered about the input belongs to the phase that used it.
+    pub(super) fn enter(&mut self, phase: Phase) {
+        self.framer.reset();
+        if matches!(phase, Phase::Closed) {
+            self.owed.clear();
+            self.held.clear();
+            self.input.clear();
         }
-        // The first reply owed goes straight to the output; a later one waits, encoded,
-        // in its place.
-        let mut later = BytesMut::new();
-        let out = if index == 0 { &mut self.out } else { &mut later };
-        match &reply {
-            Some(reply) => reply.encode(out).map_err(DecisionError::Encode)?,
-            None => kind.accepted().write(out, enhanced),
-        }
-        let kind = *kind;
-        if index == 0 {
-            self.owed.pop_front();
-        } else {
-            *decided = Some(later);
-        }
-        self.apply(ticket.0, kind, accept);
-        self.release();
-        Ok(())
+        self.phase = phase;
     }
 
-    /// What a decision changes.
-    fn apply(&mut self, ticket: u64, kind: Kind, accept: bool) {
-        match kind {
-            Kind::Mail { body, smtputf8 } if accept => {
-                self.transaction = Some(Transaction {
-                    body,
-                    smtputf8,
-                    recipients: 0,
-                    undecided: 0,
-                    lmtp_recipients: Vec::new(),
-                    received: 0,
-                    chunked: None,
-                    refused: None,
-                });
-            }
-            Kind::Rcpt => {
-                if let Some(transaction) = &mut self.transaction {
-                    transaction.undecided -= 1;
-                    if accept {
-                        transaction.recipients += 1;
-                        if let Some(entry) = transaction.lmtp_recipients.iter_mut().find(|entry| entry.0 == ticket) {
-                            entry.2 = true;
-                        }
-                    }
-                }
-            }
-            Kind::Data if accept => {
-                // Refusing uses the normalising decoder too: it hands out the bytes
-                // before a bare ending separately from the ending itself.
-                let decoder = match self.config.bare_line_endings {
-                    super::BareLineEndingPolicy::Pass => DataDecoder::new(),
-                    _ => DataDecoder::normalizing(),
-                };
-                self.phase = Phase::Data(DataBody { decoder, received: 0, refused: None });
-            }
-            Kind::Auth if accept => self.authenticated = true,
-            _ => {}
-        }
-    }
-
-    /// Moves every reply that no longer waits on a decision to the output.
-    fn release(&mut self) {
-        while let Some(front) = self.owed.front_mut() {
-            match front {
-                Owed::Ready(len) => {
-                    let len = *len;
-                    self.out.unsplit(self.held.split_to(len));
-                }
-                Owed::Decision { decided: decided @ Some(_), .. } => {
-                    if let Some(reply) = decided.take() {
-                        self.out.unsplit(reply);
-                    }
-                }
-                Owed::Decision { decided: None, .. } => return,
-            }
-            self.owed.pop_front();
-        }
-    }
-
-    /// Starts a decision: the event goes out now, its reply's place is kept.
-    pub(super) fn ask(&mut self, kind: Kind, event: impl FnOnce(Ticket) -> ServerEvent) -> Ticket {
-        let ticket = self.next_ticket;
-        self.next_ticket += 1;
-        self.owed.push_back(Owed::Decision { ticket, kind, decided: None });
-        self.events.push_back(event(Ticket(ticket)));
-        Ticket(ticket)
-    }
-
-    /// Whether any decision is still awaited.
-    pub(super) fn undecided(&self) -> impl Iterator<Item = &Kind> {
-        self.owed.iter().filter_map(|owed| match owed {
-            Owed::Decision { kind, decided: None, .. } => Some(kind),
-            _ => None,
-        })
-    }
-
-    /// Queues a reply of the session's own, behind any that wait on a decision.
-    pub(super) fn reply(&mut self, reply: Canned) {
-        let enhanced = self.config.enhanced_status_codes;
-        self.write_reply(|out| reply.write(out, enhanced));
-    }
-
-    /// Queues bytes a closure writes as a reply, behind any that wait on a decision.
-    pub(super) fn write_reply(&mut self, write: impl FnOnce(&mut BytesMut)) {
-        if self.owed.is_empty() {
-            write(&mut self.out);
-        } else {
-            let before = self.held.len();
-            write(&mut self.held);
-            self.owed.push_back(Owed::Ready(self.held.len() - before));
-        }
-    }
-
-    /// Queues an error reply and counts it; too many close the session.
-    pub(super) fn error(&mut self, reply: Canned) {
-        self.reply(reply);
-        self.count_error();
-    }
-
-    /// Counts an error the caller already answered.
-    pub(super) fn count_error(&mut self) {
-        self.errors += 1;
-        if self.errors >= self.config.max_errors {
-            self.abort_transaction(AbortReason::Closed);
-            self.abandon(canned::TOO_MANY_ERRORS);
-        }
-    }
-
-    /// Closes now with `reply` (`421`), without waiting for the decisions still owed:
-    /// RFC 5321 section 3.8 lets a server do that at any time. Replies that were ready
-    /// go out first; the rest are dropped, and their tickets are no longer awaited.
-    pub(super) fn abandon(&mut self, reply: Canned) {
-        while let Some(Owed::Ready(len)) = self.owed.front() {
-            let len = *len;
-            self.out.unsplit(self.held.split_to(len));
-            self.owed.pop_front();
-        }
-        self.owed.clear();
-        self.held.clear();
-        self.close_with(reply);
-    }
-
-    /// Answers with `reply` and closes once every owed reply is out.
-    pub(super) fn close_with(&mut self, reply: Canned) {
-        self.reply(reply);
+    /// Reads no more input: send what is owed, then close.
+    pub(super) fn stop_reading(&mut self) {
         self.flush = true;
         self.input.clear();
-        self.phase = Phase::Closing;
-    }
-
-    /// Ends the transaction, telling the application if it had one.
-    pub(super) fn abort_transaction(&mut self, reason: AbortReason) {
-        // A transaction whose message was refused has been reported already.
-        if let Some(transaction) = self.transaction.take()
-            && transaction.refused.is_none()
-        {
-            self.events.push_back(ServerEvent::TransactionAborted(reason));
-        }
-        if matches!(self.phase, Phase::Data(_) | Phase::Bdat(_)) {
-            self.phase = Phase::Commands;
-        }
+        self.enter(Phase::Closing);
     }
 
     /// Drops `n` bytes of input.
@@ -616,8 +598,38 @@ impl ServerSession {
         self.flush = true;
     }
 
-    /// Writes raw bytes as part of a reply (used for multi-line replies built elsewhere).
-    pub(super) fn put_reply_bytes(&mut self, bytes: &[u8]) {
-        self.write_reply(|out| out.put_slice(bytes));
+    /// The id of this session, for its tickets.
+    pub(super) fn session_id(&self) -> u64 {
+        self.id
+    }
+
+    /// Ends the transaction, telling the application if it had one.
+    pub(super) fn abort_transaction(&mut self, reason: AbortReason) {
+        // A transaction whose message was refused has been reported already.
+        if let Some(transaction) = self.transaction.take()
+            && transaction.refused.is_none()
+        {
+            self.events.push_back(ServerEvent::TransactionAborted(reason));
+        }
+        if matches!(self.phase, Phase::Data(_) | Phase::Bdat(_)) {
+            self.enter(Phase::Commands);
+        }
+    }
+
+    /// Queues an error reply and counts it; too many close the session.
+    pub(super) fn error(&mut self, reply: Canned) {
+        self.reply(reply);
+        self.count_error();
+    }
+
+    /// Counts an error the caller already answered; too many close the session, once
+    /// the replies owed before the `421` are out (the decisions they wait for are still
+    /// made, so the result does not depend on when the application makes them).
+    pub(super) fn count_error(&mut self) {
+        self.errors += 1;
+        if self.errors >= self.shared.config.max_errors {
+            self.abort_transaction(AbortReason::Closed);
+            self.stop_with(canned::TOO_MANY_ERRORS);
+        }
     }
 }

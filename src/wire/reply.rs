@@ -184,7 +184,7 @@ impl EnhancedStatus {
 
     /// Parses `class.subject.detail` from the start of `text`, returning it and the
     /// number of bytes it took. Each of subject and detail is one to three digits.
-    fn parse_prefix(text: &str) -> Option<(Self, usize)> {
+    pub(crate) fn parse_prefix(text: &str) -> Option<(Self, usize)> {
         let bytes = text.as_bytes();
         let class = *bytes.first()?;
         if bytes.get(1) != Some(&b'.') {

@@ -36,7 +36,7 @@ pub fn run_client(config: &ClientConfig, messages: &[(Envelope, &[u8])], server:
                 run.events.push(format!("{event:?}"));
             }
             Output::StartTls => client.tls_established(),
-            Output::Wait(_) | Output::Pending => {
+            Output::Wait(_) | Output::Pending(_) => {
                 if pending.is_empty() {
                     match blocks.next() {
                         Some(block) => pending = block.chunks(piece.max(1)).rev().collect(),

@@ -6,7 +6,7 @@ use smtp_sansio::client::{ClientConfig, ClientEvent, ClientSession, Envelope};
 use smtp_sansio::server::{ServerConfig, ServerEvent, ServerSession};
 
 use super::XorShift;
-use super::server::Verdict;
+use super::server::{Held, Schedule, Verdict, answer};
 
 /// What happened on both sides.
 #[derive(Debug, Default)]
@@ -32,8 +32,29 @@ pub fn run_pair(
     split: u64,
     decide: &dyn Fn(&ServerEvent) -> Verdict,
 ) -> PairRun {
+    run_pair_scheduled(client_config, server_config, messages, piece, split, decide, Schedule::Immediate)
+}
+
+/// [`run_pair`] with the server's decisions made on `schedule`: `Immediate`,
+/// `ReverseAtEnd` (held while the client has bytes in flight, then made last first) or
+/// `Random` (a seeded coin between reading on and making one held decision); the other
+/// schedules are taken as `ReverseAtEnd`.
+pub fn run_pair_scheduled(
+    client_config: &ClientConfig,
+    server_config: &ServerConfig,
+    messages: &[(Envelope, Vec<u8>)],
+    piece: usize,
+    split: u64,
+    decide: &dyn Fn(&ServerEvent) -> Verdict,
+    schedule: Schedule,
+) -> PairRun {
+    let mut held: Vec<Held> = Vec::new();
+    let mut coin = XorShift::new(match schedule {
+        Schedule::Random(seed) => seed,
+        _ => 7,
+    });
     let mut client = ClientSession::new(client_config.clone());
-    let mut server = ServerSession::new(server_config.clone());
+    let mut server = ServerSession::new(&server_config.clone().build().unwrap());
     let mut ids = Vec::new();
     for (envelope, _) in messages {
         ids.push(client.send(envelope.clone()));
@@ -89,7 +110,7 @@ pub fn run_pair(
                     client_done = true;
                     progress = true;
                 }
-                Output::Wait(_) | Output::Pending => {
+                Output::Wait(_) | Output::Pending(_) => {
                     if let Some(bytes) = (!to_client.is_empty()).then(|| to_client.remove(0)) {
                         client.handle_input(&bytes);
                         progress = true;
@@ -117,13 +138,16 @@ pub fn run_pair(
                     if matches!(event, ServerEvent::MessageEnd { .. }) || first_delivery {
                         run.bodies.push(std::mem::take(&mut body));
                     }
-                    if let Some(ticket) = event.ticket() {
-                        let result = match decide(&event) {
-                            Verdict::Accept => server.accept(ticket),
-                            Verdict::AcceptWith(reply) => server.accept_with(ticket, reply),
-                            Verdict::Reject(reply) => server.reject(ticket, reply),
-                        };
-                        result.expect("decision");
+                    let ticket = match &event {
+                        ServerEvent::Auth { ticket, .. } => Some(Held::Auth(ticket.clone(), decide(&event))),
+                        _ => event.ticket().map(|ticket| Held::Plain(ticket, decide(&event))),
+                    };
+                    match (ticket, schedule) {
+                        (Some(ticket), Schedule::Immediate) => {
+                            answer(&mut server, ticket);
+                        }
+                        (Some(ticket), _) => held.push(ticket),
+                        (None, _) => {}
                     }
                     run.server.push(format!("{event:?}"));
                     progress = true;
@@ -136,7 +160,25 @@ pub fn run_pair(
                     server_done = true;
                     progress = true;
                 }
-                Output::Wait(_) | Output::Pending => {
+                Output::Pending(pending) if pending.owed() > 0 => {
+                    assert_eq!(pending.owed(), held.len(), "Pending counts the decisions held");
+                    let read = match schedule {
+                        Schedule::Random(_) => coin.below(2) == 0,
+                        _ => true,
+                    };
+                    if read && !to_server.is_empty() {
+                        server.handle_input(&to_server.remove(0));
+                    } else if let Schedule::Random(_) = schedule {
+                        answer(&mut server, held.remove(coin.below(held.len())));
+                    } else {
+                        while let Some(ticket) = held.pop() {
+                            answer(&mut server, ticket);
+                        }
+                    }
+                    progress = true;
+                }
+                Output::Wait(_) | Output::Pending(_) => {
+                    assert!(held.is_empty(), "the server waits for the client while decisions are owed");
                     if let Some(bytes) = (!to_server.is_empty()).then(|| to_server.remove(0)) {
                         server.handle_input(&bytes);
                         progress = true;
@@ -150,7 +192,7 @@ pub fn run_pair(
         // The handshake, simulated: both ends upgrade once both have asked.
         if client_tls && server_tls {
             (client_tls, server_tls) = (false, false);
-            server.tls_established();
+            server.tls_established().expect("asked for");
             client.tls_established();
             progress = true;
         }

@@ -1,17 +1,54 @@
-//! Driving a `ServerSession` in tests: the driver loop over any chunking, with the
-//! application's decisions made by a closure.
+//! Driving a `ServerSession` in tests: the driver loop over any chunking and any
+//! decision schedule, with the application's decisions made by a closure.
+//!
+//! [`run`] is the schedule explorer: every conversation runs under every
+//! [`Schedule`] and every chunking, and all of them must give the same replies (as
+//! bytes on the wire), the same events and the same end.
 
-use smtp_sansio::server::{ServerConfig, ServerEvent, ServerSession};
+use smtp_sansio::server::{AuthTicket, ServerConfig, ServerEvent, ServerSession, Ticket};
 use smtp_sansio::{Output, Reply};
 
-use super::split_invariant;
+use super::{XorShift, split_invariant};
 
 /// The application's answer to one event with a ticket.
+#[derive(Clone)]
 pub enum Verdict {
     Accept,
     AcceptWith(Reply),
     Reject(Reply),
 }
+
+/// When the application's decisions are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// As soon as the event is seen: what a synchronous application does.
+    Immediate,
+    /// Each waits until one more read has been handed to the session (when there is
+    /// one), then every decision held is made in order.
+    AfterNextRead,
+    /// Held until every read has been handed over, then made in order.
+    AfterAllInput,
+    /// Held until every read and the end of input have been handed over, then made
+    /// in order.
+    AfterEof,
+    /// Held until every read has been handed over, then made last first.
+    ReverseAtEnd,
+    /// At each step, a seeded coin says whether to read or to make one decision, and
+    /// which.
+    Random(u64),
+}
+
+/// Every schedule [`run`] explores.
+pub const SCHEDULES: [Schedule; 8] = [
+    Schedule::Immediate,
+    Schedule::AfterNextRead,
+    Schedule::AfterAllInput,
+    Schedule::AfterEof,
+    Schedule::ReverseAtEnd,
+    Schedule::Random(1),
+    Schedule::Random(2),
+    Schedule::Random(3),
+];
 
 /// What a session did over a whole conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,28 +70,86 @@ pub enum Seen {
     StartTls,
 }
 
+/// A ticket the application holds, with what it will answer.
+pub enum Held {
+    Plain(Ticket, Verdict),
+    Auth(AuthTicket, Verdict),
+}
+
+/// Makes a held decision. Returns `false` when the session had dropped it (a forced
+/// close or a `421` decision came first).
+pub fn answer(session: &mut ServerSession, held: Held) -> bool {
+    let result = match held {
+        Held::Plain(ticket, Verdict::Accept) => session.accept(ticket),
+        Held::Plain(ticket, Verdict::AcceptWith(reply)) => session.accept_with(ticket, reply),
+        Held::Plain(ticket, Verdict::Reject(reply)) => session.reject(ticket, reply),
+        Held::Auth(ticket, Verdict::Accept | Verdict::AcceptWith(_)) => session.accept_auth(ticket),
+        Held::Auth(ticket, Verdict::Reject(reply)) => session.reject_auth(ticket, reply),
+    };
+    match result {
+        // A forced close (a 421 decision, too many errors) drops the decisions after it.
+        Err(smtp_sansio::DecisionError::Closed) => false,
+        result => {
+            result.expect("decision refused");
+            true
+        }
+    }
+}
+
+/// An event as text, without the session number its tickets carry (it differs from
+/// run to run).
+pub fn describe(event: &ServerEvent) -> String {
+    let text = format!("{event:?}");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("session: ") {
+        out.push_str(&rest[..at]);
+        out.push_str("session: _");
+        rest = rest[at + 9..].trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Runs `config`'s session over `pieces`, then end of input. Every event with a ticket
 /// is decided at once by `decide`.
 pub fn run_pieces(config: &ServerConfig, pieces: &[&[u8]], decide: &dyn Fn(&ServerEvent) -> Verdict) -> Run {
-    run_with_tls(config, pieces, b"", decide)
+    run_scheduled(config, pieces, b"", decide, Schedule::Immediate)
 }
 
 /// The same, with a STARTTLS handshake: when the session asks for it, the rest of
 /// `pieces` arrives first (plaintext a client sent after `STARTTLS`, as in an
 /// injection attack), then the handshake completes and `after_tls` arrives whole.
-pub fn run_with_tls(
+/// Decisions are made on `schedule`.
+pub fn run_scheduled(
     config: &ServerConfig,
     pieces: &[&[u8]],
     after_tls: &[u8],
     decide: &dyn Fn(&ServerEvent) -> Verdict,
+    schedule: Schedule,
 ) -> Run {
-    let mut session = ServerSession::new(config.clone());
+    let server = config.clone().build().expect("a valid configuration");
+    let mut session = ServerSession::new(&server);
     let mut pieces = pieces.iter();
     let mut after_tls = Some(after_tls);
     let mut run = Run { sent: String::new(), events: Vec::new(), closed: false };
     let mut sent = Vec::new();
-    // Bounded: each round either consumes a piece, or makes progress the session
-    // promises is finite.
+    // Each held decision with the index of its event in `run.events`.
+    let mut held: Vec<(Held, usize)> = Vec::new();
+    // Events whose decision the session dropped: commands read ahead of a `421` decision
+    // or a forced close. How many were read ahead depends on timing, so they are left
+    // out of the comparison; their tickets answer `DecisionError::Closed`.
+    let mut dropped = Vec::new();
+    // Likewise the commands after one answered `421`, which closes the session.
+    let (mut ticketed, mut closing_at, mut answered_421) = (Vec::new(), None, false);
+    let mut reads_since_event = 0;
+    let mut eof = false;
+    let mut rng = XorShift::new(match schedule {
+        Schedule::Random(seed) => seed,
+        _ => 0,
+    });
+    // Bounded: each round consumes a piece, makes a decision, or makes progress the
+    // session promises is finite.
     for _ in 0..1_000_000 {
         match session.poll_output() {
             Output::Transmit(bytes) => {
@@ -69,14 +164,28 @@ pub fn run_with_tls(
                 }
             }
             Output::Event(event) => {
-                run.events.push(Seen::Event(format!("{event:?}")));
-                if let Some(ticket) = event.ticket() {
-                    let result = match decide(&event) {
-                        Verdict::Accept => session.accept(ticket),
-                        Verdict::AcceptWith(reply) => session.accept_with(ticket, reply),
-                        Verdict::Reject(reply) => session.reject(ticket, reply),
-                    };
-                    result.expect("decision refused");
+                run.events.push(Seen::Event(describe(&event)));
+                let ticket = match (&event, event.ticket()) {
+                    (_, Some(ticket)) => Some(Held::Plain(ticket, decide(&event))),
+                    (ServerEvent::Auth { ticket, .. }, None) => Some(Held::Auth(ticket.clone(), decide(&event))),
+                    _ => None,
+                };
+                if let Some(ticket) = ticket {
+                    reads_since_event = 0;
+                    let index = run.events.len() - 1;
+                    ticketed.push(index);
+                    let closes = matches!(&ticket, Held::Plain(_, Verdict::Reject(reply)) if reply.code().get() == 421);
+                    if closes && closing_at.is_none() {
+                        closing_at = Some(index);
+                    }
+                    match schedule {
+                        Schedule::Immediate => {
+                            if !answer(&mut session, ticket) {
+                                dropped.push(index);
+                            }
+                        }
+                        _ => held.push((ticket, index)),
+                    }
                 }
             }
             Output::StartTls => {
@@ -84,41 +193,99 @@ pub fn run_with_tls(
                 for piece in pieces.by_ref() {
                     session.handle_input(piece);
                 }
-                session.tls_established();
+                session.tls_established().expect("a handshake was asked for");
                 pieces = [].iter();
                 if let Some(bytes) = after_tls.take() {
                     session.handle_input(bytes);
                 }
             }
-            Output::Wait(_) => match pieces.next() {
-                Some(piece) => session.handle_input(piece),
-                None => session.handle_eof(),
-            },
-            Output::Pending => panic!("Pending with every decision made"),
+            Output::Wait(_) => {
+                assert!(held.is_empty(), "Wait while {} decisions are owed ({schedule:?})", held.len());
+                match pieces.next() {
+                    Some(piece) => session.handle_input(piece),
+                    None => {
+                        assert!(!eof, "Wait after end of input");
+                        eof = true;
+                        session.handle_eof();
+                    }
+                }
+            }
+            Output::Pending(pending) => {
+                // A `421` decision drops the ones after it: the application may hold more.
+                match answered_421 {
+                    false => assert_eq!(pending.owed(), held.len(), "Pending counts what is held ({schedule:?})"),
+                    true => assert!(pending.owed() <= held.len(), "Pending counts more than is held ({schedule:?})"),
+                }
+                assert!(!held.is_empty(), "Pending with nothing owed ({schedule:?})");
+                // Reading is always allowed; a held command's input waits in the session.
+                let bounded = pending.wants_input() || session.buffered_input() < 64 * 1024;
+                let can_read = pieces.len() > 0 && bounded;
+                let read = match schedule {
+                    Schedule::Immediate => false,
+                    Schedule::AfterNextRead => can_read && reads_since_event == 0,
+                    Schedule::AfterAllInput | Schedule::ReverseAtEnd => can_read,
+                    Schedule::AfterEof => can_read || (!eof && pieces.len() == 0),
+                    Schedule::Random(_) => can_read && rng.below(2) == 0,
+                };
+                if read {
+                    reads_since_event += 1;
+                    match pieces.next() {
+                        Some(piece) => session.handle_input(piece),
+                        None => {
+                            eof = true;
+                            session.handle_eof();
+                        }
+                    }
+                    continue;
+                }
+                let chosen: Vec<(Held, usize)> = match schedule {
+                    Schedule::ReverseAtEnd => held.drain(..).rev().collect(),
+                    Schedule::Random(_) => vec![held.remove(rng.below(held.len()))],
+                    _ => held.drain(..).collect(),
+                };
+                for (ticket, index) in chosen {
+                    answered_421 |= closing_at == Some(index);
+                    if !answer(&mut session, ticket) {
+                        dropped.push(index);
+                    }
+                }
+            }
             Output::Closed => {
                 run.closed = true;
                 break;
             }
         }
     }
+    assert!(run.closed, "the session did not close within the bound ({schedule:?})");
+    let mut index = 0;
+    run.events.retain(|_| {
+        index += 1;
+        let after_421 = closing_at.is_some_and(|at| index - 1 > at) && ticketed.contains(&(index - 1));
+        !dropped.contains(&(index - 1)) && !after_421
+    });
     run.sent = String::from_utf8_lossy(&sent).into_owned();
     run
 }
 
-/// Runs the conversation in every chunking (whole, byte by byte, random splits), checks
-/// they all agree, and returns the result.
+/// Runs the conversation under every schedule and in every chunking (whole, byte by
+/// byte, random splits), checks they all agree, and returns the result.
 pub fn run(config: &ServerConfig, client: &[u8], decide: &dyn Fn(&ServerEvent) -> Verdict) -> Run {
-    split_invariant(client, |pieces| run_pieces(config, pieces, decide))
+    run_tls(config, client, b"", decide)
 }
 
-/// [`run`] with a STARTTLS handshake (see [`run_with_tls`]).
+/// [`run`] with a STARTTLS handshake (see [`run_scheduled`]).
 pub fn run_tls(
     config: &ServerConfig,
     client: &[u8],
     after_tls: &[u8],
     decide: &dyn Fn(&ServerEvent) -> Verdict,
 ) -> Run {
-    split_invariant(client, |pieces| run_with_tls(config, pieces, after_tls, decide))
+    let expected = split_invariant(client, |pieces| run_scheduled(config, pieces, after_tls, decide, Schedule::Immediate));
+    for schedule in &SCHEDULES[1..] {
+        let got = split_invariant(client, |pieces| run_scheduled(config, pieces, after_tls, decide, *schedule));
+        assert_eq!(got, expected, "schedule {schedule:?} gave a different result than deciding at once");
+    }
+    expected
 }
 
 /// Accepts everything.
