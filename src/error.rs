@@ -146,7 +146,8 @@ pub enum DecisionError {
     Closed,
     /// The reply's code does not fit the decision: `accept_with` needs 2xx (`354` for
     /// `DATA`), `reject` needs 4xx or 5xx; a `HELO`/`EHLO` ticket takes `accept` or
-    /// `reject` only.
+    /// `reject` only; an enhanced status code must be of the reply's class (RFC 3463
+    /// section 2: `550 2.1.5` is refused).
     #[error("reply code does not fit the decision")]
     WrongCode,
     /// The reply cannot be encoded.
@@ -192,6 +193,10 @@ pub enum ConfigError {
     /// `BINARYMIME` needs `CHUNKING` (RFC 3030 section 3).
     #[error("BINARYMIME needs CHUNKING")]
     BinaryMimeWithoutChunking,
+    /// `require_starttls` without `starttls`: no command but `NOOP`, `EHLO` and `QUIT`
+    /// could ever be answered.
+    #[error("require_starttls needs starttls")]
+    RequireStartTlsWithoutStartTls,
     /// `REQUIRETLS` is offered only over TLS: it needs STARTTLS or implicit TLS.
     #[error("REQUIRETLS needs STARTTLS or implicit TLS")]
     RequireTlsWithoutTls,

@@ -577,3 +577,29 @@ fn contradictory_configurations_are_refused_when_built() {
     assert_eq!(with(&|c| c.extra_keywords = vec!["AUTH PLAIN".into()]), Some(ConfigError::Keyword("AUTH PLAIN".into())));
     assert_eq!(with(&|c| c.extra_keywords = vec!["X\r\n250 Y".into()]), Some(ConfigError::Keyword("X\r\n250 Y".into())));
 }
+
+#[test]
+fn an_enhanced_code_of_another_class_than_the_reply_is_refused() {
+    let mut s = session(config());
+    s.handle_input(b"EHLO c\r\nMAIL FROM:<a@b.example>\r\n");
+    let mail = ticket(&drain(&mut s).events, TicketKind::Mail);
+    let mixed = Reply::new(ReplyCode::MAILBOX_UNAVAILABLE, "2.1.0 Fine?");
+    assert_eq!(s.reject(mail.clone(), mixed), Err(DecisionError::WrongCode));
+    let typed = Reply::new(ReplyCode::OK, "Fine").with_enhanced(smtp_sansio::EnhancedStatus::new(5, 1, 0));
+    assert_eq!(s.accept_with(mail.clone(), typed), Err(DecisionError::WrongCode));
+    s.accept(mail).unwrap();
+    assert_eq!(drain(&mut s).sent, "250 2.1.0 Sender OK\r\n");
+}
+
+// RFC 2920 section 3.2: the reply to a command that failed is not held back behind the
+// pipelined input that follows it.
+#[test]
+fn replies_to_failed_commands_are_sent_before_more_input_is_read() {
+    let mut s = session(config());
+    drain(&mut s);
+    s.handle_input(b"EHLO c\r\n");
+    drain(&mut s);
+    s.handle_input(b"BOGUS\r\nMAIL FROM:<a@b.example>\r\n");
+    let first = s.poll_output();
+    assert_eq!(first, Output::Transmit(bytes::Bytes::from_static(b"500 5.5.2 command unrecognized\r\n")));
+}

@@ -55,6 +55,10 @@ macro_rules! canned {
             enhanced: concat!($code, " ", $class, ".", $subject, ".", $detail, " ", $text, "\r\n"),
             plain: concat!($code, " ", $text, "\r\n"),
         };)*
+
+        /// Every canned reply, for the tests.
+        #[cfg(test)]
+        const ALL: &[Canned] = &[DATA_GO, $($name),*];
     };
 }
 
@@ -103,6 +107,7 @@ canned! {
     BAD_BASE64 = 501 5 . 5 . 2 "Invalid base64 data";
     BAD_CREDENTIALS_FORMAT = 501 5 . 5 . 2 "Malformed authentication data";
     AUTH_REQUIRED = 530 5 . 7 . 0 "Authentication required";
+    STARTTLS_FIRST = 530 5 . 7 . 0 "Must issue a STARTTLS command first";
     ENCRYPTION_REQUIRED = 538 5 . 7 . 11 "Encryption required for requested authentication mechanism";
     REQUIRETLS_NEEDS_TLS = 530 5 . 7 . 10 "REQUIRETLS needs an encrypted connection";
     MESSAGE_TOO_BIG = 552 5 . 3 . 4 "Message size exceeds fixed limit";
@@ -114,6 +119,25 @@ canned! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RFC 5321 section 4.2 (S-5321-59): only codes the RFCs list. Section 4.2.3's,
+    /// and 530, 535 and 538 (RFC 4954), 555 (section 4.1.1.11).
+    #[test]
+    fn canned_replies_use_only_codes_the_rfcs_list() {
+        const LISTED: [&str; 24] = [
+            "211", "214", "220", "221", "235", "250", "251", "252", "354", "421", "450", "451", "452", "455", "500",
+            "501", "502", "503", "504", "530", "538", "550", "552", "553",
+        ];
+        for canned in ALL {
+            let code = &canned.plain[..3];
+            assert!(LISTED.contains(&code) || ["554", "555", "535"].contains(&code), "{}", canned.plain);
+            assert_eq!(&canned.enhanced[..3], code);
+            // RFC 3463: the enhanced code's class is the reply's (3xx carries none).
+            if !code.starts_with('3') {
+                assert_eq!(canned.enhanced.as_bytes()[4], code.as_bytes()[0], "{}", canned.enhanced);
+            }
+        }
+    }
 
     #[test]
     fn canned_replies_are_well_formed_lines() {

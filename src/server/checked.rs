@@ -182,6 +182,9 @@ fn check(config: &ServerConfig) -> Result<(), ConfigError> {
     if config.binary_mime && !config.chunking {
         return Err(ConfigError::BinaryMimeWithoutChunking);
     }
+    if config.require_starttls && !config.starttls {
+        return Err(ConfigError::RequireStartTlsWithoutStartTls);
+    }
     if config.requiretls && !tls_possible {
         return Err(ConfigError::RequireTlsWithoutTls);
     }

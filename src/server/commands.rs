@@ -29,14 +29,17 @@ impl ServerSession {
                 self.consume(discard);
                 Step::NeedInput
             }
+            // RFC 2920 section 3.2: replies to commands that fail are not held back.
             Framed::LineTooLong { consumed } => {
                 self.consume(consumed);
                 self.error(canned::LINE_TOO_LONG);
+                self.synchronise();
                 Step::Progress
             }
             Framed::BareLf { consumed } => {
                 self.consume(consumed);
                 self.error(canned::BARE_LF_COMMAND);
+                self.synchronise();
                 Step::Progress
             }
             Framed::Line { len, consumed } => {
@@ -104,7 +107,19 @@ impl ServerSession {
             }
             return None;
         }
-        match Command::parse(line, &self.options) {
+        let parsed = Command::parse(line, &self.options);
+        // RFC 3207 section 4: a server that requires TLS answers 530 to every command
+        // but NOOP, EHLO, STARTTLS and QUIT until it has it.
+        if let Ok(command) = &parsed
+            && self.shared.config.require_starttls
+            && !self.tls
+            && !matches!(command, Command::Noop { .. } | Command::Ehlo { .. } | Command::Lhlo { .. })
+            && !matches!(command, Command::StartTls | Command::Quit)
+        {
+            self.error(canned::STARTTLS_FIRST);
+            return None;
+        }
+        match parsed {
             Ok(Command::Mail { from, params }) => self.mail(&from, &params, line),
             Ok(Command::Rcpt { to, params }) => self.rcpt(&to, &params, line),
             Ok(command) => {
@@ -125,6 +140,7 @@ impl ServerSession {
                     canned::write_line(out, reply.code().get(), status, text);
                 });
                 self.count_error();
+                self.synchronise();
                 None
             }
         }
@@ -209,13 +225,14 @@ impl ServerSession {
         if lmtp != self.shared.config.lmtp {
             return self.error(canned::WRONG_HELLO);
         }
-        self.abort_transaction(AbortReason::Reset);
         let extended = kind == Hello::Ehlo;
         let host = host.into_owned();
         if self.shared.config.decide_hello {
-            self.hello = Hello::None;
+            // Accepted, it resets the session; refused, nothing changes (RFC 5321
+            // section 4.1.4).
             self.ask(Kind::Hello(kind), |ticket| ServerEvent::Hello { ticket: Some(ticket), host, extended });
         } else {
+            self.abort_transaction(AbortReason::Reset);
             self.hello = kind;
             let shared = self.shared.clone();
             self.put_reply_bytes(super::decide::hello_reply(&shared, kind, self.tls));

@@ -56,6 +56,11 @@ pub struct ServerConfig {
     /// Offer `STARTTLS` (RFC 3207) while the connection is not yet encrypted. The
     /// driver must be able to upgrade it when asked ([`Output::StartTls`](crate::Output::StartTls)).
     pub starttls: bool,
+    /// Require TLS before anything but `NOOP`, `EHLO`, `STARTTLS` and `QUIT`: every
+    /// other command gets `530 5.7.0` until the handshake (RFC 3207 section 4). Needs
+    /// `starttls`. A server that receives mail from the internet must not require it
+    /// (RFC 3207 section 4): this is for submission and private relays.
+    pub require_starttls: bool,
     /// Offer `REQUIRETLS` (RFC 8689) once the connection is encrypted.
     pub requiretls: bool,
     /// SASL mechanisms offered with `AUTH` (RFC 4954). Empty: no `AUTH`.
@@ -125,6 +130,7 @@ impl ServerConfig {
             dsn: false,
             enhanced_status_codes: true,
             starttls: false,
+            require_starttls: false,
             requiretls: false,
             auth_mechanisms: Vec::new(),
             plaintext_auth: false,

@@ -130,7 +130,12 @@ impl ServerSession {
             Some(reply) => {
                 let code = reply.code().get();
                 let fits = if accept { kind.accepts_with(code) } else { (400..600).contains(&code) };
-                if !fits {
+                // RFC 3463 section 2: an enhanced code's class is the reply's.
+                let status = reply.enhanced().or_else(|| {
+                    reply.lines().next().and_then(EnhancedStatus::parse_prefix).map(|(status, _)| status)
+                });
+                let class_fits = status.is_none_or(|status| u16::from(status.class()) == code / 100);
+                if !fits || !class_fits {
                     return Err(DecisionError::WrongCode);
                 }
                 Some(self.with_status(reply, kind))
@@ -204,7 +209,10 @@ impl ServerSession {
     /// What a decision changes.
     fn apply(&mut self, ticket: u64, kind: Kind, accept: bool) {
         match kind {
-            Kind::Hello(hello) if accept => self.hello = hello,
+            Kind::Hello(hello) if accept => {
+                self.abort_transaction(AbortReason::Reset);
+                self.hello = hello;
+            }
             Kind::Mail { body, smtputf8 } if accept => self.transaction = Some(Transaction::new(body, smtputf8)),
             Kind::Rcpt => {
                 if let Some(transaction) = &mut self.transaction {
