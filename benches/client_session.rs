@@ -17,7 +17,7 @@ use bytes::BytesMut;
 use criterion::{Criterion, Throughput, criterion_group};
 use smtp_sansio::Output;
 use smtp_sansio::client::{ClientConfig, ClientEvent, ClientSession, Envelope};
-use smtp_sansio::server::{ServerConfig, ServerEvent, ServerSession};
+use smtp_sansio::server::{Server, ServerConfig, ServerEvent, ServerSession};
 use smtp_sansio::wire::{ForwardPath, ReversePath};
 use smtp_sansio::{DataDecoder, DataEncoder, Decoded};
 
@@ -48,12 +48,12 @@ fn body(size: usize, seed: u64) -> Vec<u8> {
 /// Runs one connection of `MESSAGES` messages; returns the messages accepted.
 fn transactions(
     client_config: &ClientConfig,
-    server_config: &std::sync::Arc<ServerConfig>,
+    server: &Server,
     envelope: &Envelope,
     message: &[u8],
 ) -> usize {
     let mut client = ClientSession::new(client_config.clone());
-    let mut server = ServerSession::new(&server_config.clone().build().unwrap());
+    let mut server = ServerSession::new(server);
     for _ in 0..MESSAGES {
         client.send(envelope.clone());
     }
@@ -131,7 +131,7 @@ fn client_session(c: &mut Criterion) {
     let message = body(1024, 7);
     let envelope = Envelope::new(from, to).for_body(&message);
     let client_config = ClientConfig::new("client.example.net");
-    let server_config = std::sync::Arc::new(ServerConfig::new("mx.example.org"));
+    let server_config = ServerConfig::new("mx.example.org").build().expect("a valid configuration");
     assert_eq!(transactions(&client_config, &server_config, &envelope, &message), MESSAGES);
 
     // Dot-stuffing: the decoder must give the body back.

@@ -23,13 +23,12 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group};
 use smtp_sansio::Output;
-use smtp_sansio::server::{ServerConfig, ServerEvent, ServerSession};
+use smtp_sansio::server::{Server, ServerConfig, ServerEvent, ServerSession};
 
 #[path = "support/ratio.rs"]
 mod ratio;
@@ -109,8 +108,8 @@ fn script() -> (Vec<u8>, usize) {
 /// (commands answered, body bytes, reply bytes)
 type Tally = (usize, usize, usize);
 
-fn run_ours(config: &Arc<ServerConfig>, script: &[u8]) -> Tally {
-    let mut session = ServerSession::new(config.clone());
+fn run_ours(server: &Server, script: &[u8]) -> Tally {
+    let mut session = ServerSession::new(server);
     let mut reads = script.chunks(READ);
     let (mut decisions, mut body, mut sent) = (0, 0, 0);
     loop {
@@ -132,7 +131,7 @@ fn run_ours(config: &Arc<ServerConfig>, script: &[u8]) -> Tally {
                 None => session.handle_eof(),
             },
             Output::Closed => break,
-            Output::StartTls | Output::Pending => unreachable!("not in this script"),
+            Output::StartTls | Output::Pending(_) => unreachable!("every decision is made at once"),
         }
     }
     // Decisions are MAIL, RCPT, DATA and the end of each message; the rest are EHLO,
@@ -251,7 +250,7 @@ fn allocations_per_command(commands: usize, run: impl FnOnce()) -> f64 {
 
 fn server_session(c: &mut Criterion) {
     let (script, commands) = script();
-    let config = Arc::new(ServerConfig::new("mx.example.org"));
+    let config = ServerConfig::new("mx.example.org").build().expect("a valid configuration");
     let (text_lines, raw_lines) = split(&script);
 
     // Like for like: the same commands and the same body bytes for all three.

@@ -28,9 +28,18 @@
 //! # The driver loop
 //!
 //! A session is driven by one loop, the same for every runtime: drain
-//! [`poll_output`](server::ServerSession::poll_output) until it asks for input, and
-//! hand the application's decisions back through the session's methods. Here the
-//! "socket" is a list of reads and a `Vec` of what was written:
+//! [`poll_output`](server::ServerSession::poll_output) until it stops, and hand the
+//! application's decisions back through the session's methods. It stops in one of
+//! three ways, and each says who it waits for ([`Output`]):
+//!
+//! * [`Output::Wait`]: the peer alone. Read, with that timeout.
+//! * [`Output::Pending`]: the application, which owes decisions on tickets it was
+//!   given. No peer timeout runs; reading is allowed (and useful when
+//!   [`Pending::wants_input`]).
+//! * [`Output::Closed`]: nobody. Close the connection.
+//!
+//! Here the "socket" is a list of reads and a `Vec` of what was written, and every
+//! decision is made at once:
 //!
 //! ```
 //! use smtp_sansio::server::{ServerConfig, ServerEvent, ServerSession};
@@ -38,43 +47,140 @@
 //!
 //! let mut reads: Vec<&[u8]> = vec![
 //!     b"EHLO client.example\r\nMAIL FROM:<alice@example.net>\r\nRCPT TO:<bob@example.org>\r\n",
-//!     b"RCPT TO:<nobody@example.org>\r\nDATA\r\n",
+//!     b"RCPT TO:<nobody@example.org>\r\nVRFY bob\r\nDATA\r\n",
 //!     b"Subject: hi\r\n\r\nHello, Bob.\r\n.\r\nQUIT\r\n",
 //! ];
 //! reads.reverse();
-//! let mut session = ServerSession::new(ServerConfig::new("mx.example.org"));
+//! // Checked once, shared by every connection.
+//! let server = ServerConfig::new("mx.example.org").build().expect("a valid configuration");
+//! let mut session = ServerSession::new(&server);
 //! let (mut written, mut message) = (Vec::new(), Vec::new());
 //! loop {
 //!     match session.poll_output() {
 //!         Output::Transmit(bytes) => written.extend_from_slice(&bytes), // socket.write_all
-//!         Output::Event(event) => match event {
-//!             // Decisions: now, or after an async lookup.
-//!             ServerEvent::Rcpt { ticket, command } if command.to().to_string().contains("nobody") => {
-//!                 session.reject(ticket, Reply::new(ReplyCode::MAILBOX_UNAVAILABLE, "5.1.1 No such user")).unwrap();
-//!             }
-//!             ServerEvent::MessageEnd { ticket } => {
-//!                 session.accept_with(ticket, Reply::new(ReplyCode::OK, "Queued as 4VqZ1k")).unwrap();
-//!             }
-//!             ServerEvent::Mail { ticket, .. } | ServerEvent::Rcpt { ticket, .. } | ServerEvent::Data { ticket } => {
+//!         Output::Event(ServerEvent::BodyChunk(chunk)) => message.extend_from_slice(&chunk),
+//!         Output::Event(ServerEvent::Rcpt { ticket, command }) if command.to().to_string().contains("nobody") => {
+//!             session.reject(ticket, Reply::new(ReplyCode::MAILBOX_UNAVAILABLE, "5.1.1 No such user")).unwrap();
+//!         }
+//!         Output::Event(ServerEvent::MessageEnd { ticket }) => {
+//!             session.accept_with(ticket, Reply::new(ReplyCode::OK, "Queued as 4VqZ1k")).unwrap();
+//!         }
+//!         // Everything else that asks: yes. (AUTH credentials never reach this arm:
+//!         // they come with an `AuthTicket`, which only `accept_auth` takes.)
+//!         Output::Event(event) => {
+//!             if let Some(ticket) = event.ticket() {
 //!                 session.accept(ticket).unwrap();
 //!             }
-//!             ServerEvent::BodyChunk(chunk) => message.extend_from_slice(&chunk),
-//!             _ => {}
-//!         },
+//!         }
 //!         Output::StartTls => unreachable!("STARTTLS is not offered here"),
 //!         Output::Wait(_timeout) => match reads.pop() {
 //!             Some(read) => session.handle_input(read), // a read that returned bytes
 //!             None => session.handle_eof(),            // the read returned 0
 //!         },
-//!         Output::Pending => unreachable!("every decision above is made at once"),
+//!         Output::Pending(_) => unreachable!("every decision above is made at once"),
 //!         Output::Closed => break,
 //!     }
 //! }
 //! assert_eq!(message, b"Subject: hi\r\n\r\nHello, Bob.\r\n");
 //! let written = String::from_utf8(written).unwrap();
-//! assert!(written.contains("550 5.1.1 No such user\r\n354 "));
-//! assert!(written.ends_with("250 Queued as 4VqZ1k\r\n221 2.0.0 Bye\r\n"));
+//! assert!(written.contains("550 5.1.1 No such user\r\n252 2.5.0 Cannot verify"));
+//! assert!(written.ends_with("250 2.0.0 Queued as 4VqZ1k\r\n221 2.0.0 Bye\r\n"));
 //! ```
+//!
+//! ## Deciding asynchronously
+//!
+//! The point of a sans-IO server is that the application can take its time: look a
+//! recipient up in a database, ask a policy service, while the session keeps the
+//! protocol exact. Hand the ticket to a task, carry on, and apply the decision when it
+//! comes back. Replies still go out in command order, and pipelined `RCPT` lookups run
+//! side by side. Here, over an in-memory pipe where a real server has a `TcpStream`:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! use std::time::Duration;
+//! use smtp_sansio::server::{ServerConfig, ServerEvent, ServerSession, Ticket};
+//! use smtp_sansio::{Output, Reply, ReplyCode};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//! use tokio::sync::mpsc;
+//!
+//! /// A decision made on another task.
+//! enum Decision {
+//!     Accept(Ticket),
+//!     Reject(Ticket, Reply),
+//! }
+//!
+//! /// A directory lookup that takes its time.
+//! async fn known(recipient: String) -> bool {
+//!     tokio::time::sleep(Duration::from_millis(5)).await;
+//!     !recipient.contains("nobody")
+//! }
+//!
+//! let (mut socket, mut peer) = tokio::io::duplex(64 * 1024);
+//! let client = tokio::spawn(async move {
+//!     peer.write_all(b"EHLO c.example\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<bob@example.org>\r\n\
+//!                      RCPT TO:<nobody@example.org>\r\nRCPT TO:<carol@example.org>\r\nQUIT\r\n").await?;
+//!     let mut replies = String::new();
+//!     peer.read_to_string(&mut replies).await?;
+//!     std::io::Result::Ok(replies)
+//! });
+//!
+//! let server = ServerConfig::new("mx.example.org").build().expect("a valid configuration");
+//! let mut session = ServerSession::new(&server);
+//! let (decided, mut decisions) = mpsc::unbounded_channel();
+//! let mut buffer = vec![0; 16 * 1024];
+//! loop {
+//!     match session.poll_output() {
+//!         Output::Transmit(bytes) => socket.write_all(&bytes).await?,
+//!         Output::Event(ServerEvent::Rcpt { ticket, command }) => {
+//!             let (decided, recipient) = (decided.clone(), command.to().to_string());
+//!             tokio::spawn(async move {
+//!                 let decision = match known(recipient).await {
+//!                     true => Decision::Accept(ticket),
+//!                     false => Decision::Reject(ticket, Reply::new(ReplyCode::MAILBOX_UNAVAILABLE, "5.1.1 No such user")),
+//!                 };
+//!                 let _ = decided.send(decision);
+//!             });
+//!         }
+//!         Output::Event(event) => {
+//!             if let Some(ticket) = event.ticket() {
+//!                 session.accept(ticket).expect("a fresh ticket");
+//!             }
+//!         }
+//!         // The peer alone: its inactivity timeout runs (RFC 5321 section 4.5.3.2).
+//!         Output::Wait(timeout) => match tokio::time::timeout(timeout, socket.read(&mut buffer)).await {
+//!             Ok(Ok(0) | Err(_)) => session.handle_eof(),
+//!             Ok(Ok(n)) => session.handle_input(&buffer[..n]),
+//!             Err(_) => session.handle_timeout(),
+//!         },
+//!         // The application owes decisions: no timeout for the peer, whose wait this is
+//!         // not. Read on only when the session can use the input.
+//!         Output::Pending(pending) => tokio::select! {
+//!             Some(decision) = decisions.recv() => {
+//!                 // A session that closed meanwhile refuses late decisions; nothing to do.
+//!                 let _ = match decision {
+//!                     Decision::Accept(ticket) => session.accept(ticket),
+//!                     Decision::Reject(ticket, reply) => session.reject(ticket, reply),
+//!                 };
+//!             }
+//!             read = socket.read(&mut buffer), if pending.wants_input() => match read {
+//!                 Ok(0) | Err(_) => session.handle_eof(),
+//!                 Ok(n) => session.handle_input(&buffer[..n]),
+//!             },
+//!         },
+//!         Output::StartTls => unreachable!("STARTTLS is not offered here"),
+//!         Output::Closed => break,
+//!     }
+//! }
+//! drop(socket);
+//! let replies = client.await.expect("the client task")?;
+//! assert!(replies.contains("250 2.1.5 Recipient OK\r\n550 5.1.1 No such user\r\n250 2.1.5 Recipient OK\r\n221 2.0.0 Bye\r\n"));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! `examples/tokio_server.rs` is the same loop over TCP with STARTTLS, and its
+//! `--decide-after-ms` option makes every decision this way.
 //!
 //! The wire layer below is incremental in the same way, and can be driven on its
 //! own: append what arrived, take out every complete item, and ask for more. Here a

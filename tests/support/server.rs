@@ -241,7 +241,7 @@ pub fn run_scheduled(
                 let chosen: Vec<(Held, usize)> = match schedule {
                     Schedule::ReverseAtEnd => held.drain(..).rev().collect(),
                     Schedule::Random(_) => vec![held.remove(rng.below(held.len()))],
-                    _ => held.drain(..).collect(),
+                    _ => std::mem::take(&mut held),
                 };
                 for (ticket, index) in chosen {
                     answered_421 |= closing_at == Some(index);
