@@ -5,7 +5,8 @@
 //! ```
 //!
 //! Exits 0 when every recipient and the message were accepted, 75 on a transient
-//! failure, 69 on a permanent one.
+//! failure (the server refused for now, or could not be reached), 69 on a permanent
+//! one (a refusal, or a certificate that is not trusted).
 
 #[path = "support/client_args.rs"]
 mod client_args;
@@ -20,10 +21,10 @@ use std::net::TcpStream;
 use smtp_sansio::Output;
 use smtp_sansio::client::{ClientEvent, ClientSession};
 
-use client_args::{ClientArgs, report, trace};
+use client_args::{ClientArgs, exit_code, report, trace};
 use std_link::Link;
 
-fn main() -> std::io::Result<()> {
+fn main() {
     let args = match ClientArgs::parse(std::env::args()) {
         Ok(args) => args,
         Err(message) => {
@@ -31,6 +32,12 @@ fn main() -> std::io::Result<()> {
             std::process::exit(2);
         }
     };
+    let code = run(&args).unwrap_or_else(|error| exit_code(&error));
+    std::process::exit(code)
+}
+
+/// The session's driver loop; returns the exit code its outcomes call for.
+fn run(args: &ClientArgs) -> std::io::Result<i32> {
     let name = tls::server_name(&args.server)?;
     let handshake = || rustls::ClientConnection::new(args.tls.clone(), name.clone()).map_err(std::io::Error::other);
     let mut stream = Link::Plain(TcpStream::connect(&args.server)?);
@@ -78,12 +85,19 @@ fn main() -> std::io::Result<()> {
                 stream = stream.upgrade(handshake()?)?;
                 session.tls_established();
             }
-            Output::Pending => unreachable!("the body is pushed at once"),
+            // Waiting for this program: the body is pushed as soon as it is asked for, and
+            // QUIT was asked for up front, so the session is idle only if it has nothing
+            // more to send and no reply to wait for without having closed. Nothing more to
+            // do, then; the conversation did not end as it should: a transient failure.
+            Output::Pending(pending) => {
+                eprintln!("the session stopped with nothing to send ({} owed)", pending.owed());
+                let _ = stream.close();
+                return Ok(exit.max(75));
+            }
             Output::Closed => {
                 let _ = stream.close();
-                break;
+                return Ok(exit);
             }
         }
     }
-    std::process::exit(exit)
 }

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use smtp_sansio::Output;
-use smtp_sansio::server::{ServerConfig, ServerSession};
+use smtp_sansio::server::{Server, ServerSession};
 
 use mail_sink::{Connection, Maildir};
 use server_args::{ServerArgs, trace};
@@ -38,7 +38,18 @@ fn main() -> std::io::Result<()> {
             std::process::exit(2);
         }
     };
-    let config = args.config();
+    if !args.decide_after.is_zero() {
+        eprintln!("--decide-after-ms is for tokio_server: this server decides at once");
+        std::process::exit(2);
+    }
+    // The configuration is checked once; every session shares it.
+    let server = match args.server() {
+        Ok(server) => server,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
     let maildir = Arc::new(Maildir::open(&args.maildir, args.fsync, &args.hostname, args.users.clone())?);
     // Ctrl-C stops new connections; the ones in progress finish (up to a minute).
     ctrlc::set_handler(|| SHUTDOWN.store(true, Ordering::SeqCst)).map_err(std::io::Error::other)?;
@@ -47,8 +58,7 @@ fn main() -> std::io::Result<()> {
         let listener = TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         eprintln!("listening on {} (Maildir {})", listener.local_addr()?, args.maildir.display());
-        let (config, maildir, verbose) = (config.clone(), maildir.clone(), args.verbose);
-        let (tls, implicit) = (args.tls.clone(), args.implicit_tls);
+        let (server, maildir, verbose, tls) = (server.clone(), maildir.clone(), args.verbose, args.tls.clone());
         listeners.push(std::thread::spawn(move || {
             while !SHUTDOWN.load(Ordering::SeqCst) {
                 let stream = match listener.accept() {
@@ -62,13 +72,12 @@ fn main() -> std::io::Result<()> {
                         continue;
                     }
                 };
-                let (config, maildir, tls) = (config.clone(), maildir.clone(), tls.clone());
+                let (server, maildir, tls) = (server.clone(), maildir.clone(), tls.clone());
                 ACTIVE.fetch_add(1, Ordering::SeqCst);
                 std::thread::spawn(move || {
                     let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-                    let served = stream
-                        .set_nonblocking(false)
-                        .and_then(|()| serve(stream, config, &maildir, tls, implicit, verbose));
+                    let served =
+                        stream.set_nonblocking(false).and_then(|()| serve(stream, &server, &maildir, tls, verbose));
                     if let Err(error) = served {
                         eprintln!("{peer}: {error}");
                     }
@@ -96,20 +105,19 @@ static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 /// One connection: the driver loop.
 fn serve(
     stream: TcpStream,
-    config: Arc<ServerConfig>,
+    server: &Server,
     maildir: &Maildir,
     tls: Option<Arc<rustls::ServerConfig>>,
-    implicit_tls: bool,
     verbose: bool,
 ) -> std::io::Result<()> {
     let peer = stream.peer_addr()?;
     let handshake =
         |tls: &Arc<rustls::ServerConfig>| rustls::ServerConnection::new(tls.clone()).map_err(std::io::Error::other);
     let mut stream = Link::Plain(stream);
-    if let (true, Some(tls)) = (implicit_tls, &tls) {
+    if let (true, Some(tls)) = (server.config().implicit_tls, &tls) {
         stream = stream.upgrade(handshake(tls)?)?;
     }
-    let mut session = ServerSession::new(config);
+    let mut session = ServerSession::new(server);
     let mut app = Connection::new(maildir, peer.ip());
     let mut buffer = vec![0; 64 * 1024];
     loop {
@@ -119,7 +127,12 @@ fn serve(
                 stream.write_all(&bytes)?;
                 stream.flush()?;
             }
-            Output::Event(event) => app.handle(event, &mut session),
+            // Every decision is made at once, on this thread.
+            Output::Event(event) => {
+                if let Some(decision) = app.handle(event, session.trace_protocol()) {
+                    decision.apply(&mut session);
+                }
+            }
             Output::Wait(timeout) => {
                 stream.tcp().set_read_timeout(Some(timeout))?;
                 match stream.read(&mut buffer) {
@@ -138,9 +151,15 @@ fn serve(
                 let tls = tls.as_ref().ok_or_else(|| std::io::Error::other("STARTTLS without a certificate"))?;
                 stream.tcp().set_read_timeout(Some(Duration::from_secs(60)))?;
                 stream = stream.upgrade(handshake(tls)?)?;
-                session.tls_established();
+                session.tls_established().map_err(std::io::Error::other)?;
             }
-            Output::Pending => unreachable!("decisions are made at once"),
+            // Every ticket is answered as soon as its event is out, and the handshake is
+            // done before the loop goes on: the session waiting for this thread is a bug.
+            // Say so, and close with 421 rather than wait forever.
+            Output::Pending(pending) => {
+                eprintln!("{peer}: bug: {} decisions owed, but every one was answered; closing", pending.owed());
+                session.close();
+            }
             Output::Closed => return stream.close(),
         }
     }

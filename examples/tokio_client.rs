@@ -5,7 +5,8 @@
 //! ```
 //!
 //! Exits 0 when every recipient and the message were accepted, 75 on a transient
-//! failure, 69 on a permanent one.
+//! failure (the server refused for now, or could not be reached), 69 on a permanent
+//! one (a refusal, or a certificate that is not trusted).
 
 #[path = "support/client_args.rs"]
 mod client_args;
@@ -14,17 +15,18 @@ mod tls;
 #[path = "support/tokio_link.rs"]
 mod tokio_link;
 
+use bytes::BytesMut;
 use smtp_sansio::Output;
 use smtp_sansio::client::{ClientEvent, ClientSession};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use client_args::{ClientArgs, report, trace};
+use client_args::{ClientArgs, exit_code, report, trace};
 use tokio_link::Link;
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> std::io::Result<()> {
+async fn main() {
     let args = match ClientArgs::parse(std::env::args()) {
         Ok(args) => args,
         Err(message) => {
@@ -32,6 +34,12 @@ async fn main() -> std::io::Result<()> {
             std::process::exit(2);
         }
     };
+    let code = run(&args).await.unwrap_or_else(|error| exit_code(&error));
+    std::process::exit(code)
+}
+
+/// The session's driver loop; returns the exit code its outcomes call for.
+async fn run(args: &ClientArgs) -> std::io::Result<i32> {
     let connector = TlsConnector::from(args.tls.clone());
     let name = tls::server_name(&args.server)?;
     let mut stream: Link<TlsStream<TcpStream>> = Link::Plain(TcpStream::connect(&args.server).await?);
@@ -43,7 +51,7 @@ async fn main() -> std::io::Result<()> {
     session.send(args.envelope.clone());
     session.quit();
     let mut exit = 0;
-    let mut buffer = vec![0; 64 * 1024];
+    let mut buffer = BytesMut::with_capacity(64 * 1024);
     loop {
         match session.poll_output() {
             Output::Transmit(bytes) => {
@@ -61,22 +69,31 @@ async fn main() -> std::io::Result<()> {
                     exit = exit.max(code);
                 }
             }
-            Output::Wait(timeout) => match tokio::time::timeout(timeout, stream.read(&mut buffer)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => session.handle_eof(),
-                Ok(Ok(n)) => {
-                    trace(args.verbose, "S", &buffer[..n]);
-                    session.handle_input(&buffer[..n]);
+            Output::Wait(timeout) => {
+                buffer.clear();
+                match tokio::time::timeout(timeout, stream.read_buf(&mut buffer)).await {
+                    Ok(Ok(0)) | Ok(Err(_)) => session.handle_eof(),
+                    Ok(Ok(_)) => {
+                        trace(args.verbose, "S", &buffer);
+                        session.handle_input(&buffer);
+                    }
+                    Err(_) => session.handle_timeout(),
                 }
-                Err(_) => session.handle_timeout(),
-            },
+            }
             Output::StartTls => {
                 let plain = stream.take_plain()?;
                 stream = Link::Tls(Box::new(connector.connect(name.clone(), plain).await?));
                 session.tls_established();
             }
-            Output::Pending => unreachable!("the body is pushed at once"),
-            Output::Closed => break,
+            // Waiting for this program: the body is pushed as soon as it is asked for, and
+            // QUIT was asked for up front, so the session is idle only if it has nothing
+            // more to send and no reply to wait for without having closed. Nothing more to
+            // do, then; the conversation did not end as it should: a transient failure.
+            Output::Pending(pending) => {
+                eprintln!("the session stopped with nothing to send ({} owed)", pending.owed());
+                return Ok(exit.max(75));
+            }
+            Output::Closed => return Ok(exit),
         }
     }
-    std::process::exit(exit)
 }

@@ -2,10 +2,13 @@
 //!
 //! ```text
 //! cargo run --example tokio_server -- --listen 127.0.0.1:2525 --maildir ./maildir
+//! cargo run --example tokio_server -- --decide-after-ms 20   # decisions from other tasks
 //! ```
 //!
-//! The driver loop of the crate documentation, over a `TcpStream`; the decisions are
-//! in `support/mail_sink.rs`, the options in `support/server_args.rs`.
+//! [`serve`] is the asynchronous driver loop: one task per connection owns its session,
+//! writes what the session says, reads what the peer sends, and takes decisions back
+//! from the tasks that make them. The decisions themselves (and the disk work behind
+//! them) are in `support/mail_sink.rs`, the options in `support/server_args.rs`.
 
 #[path = "support/mail_sink.rs"]
 mod mail_sink;
@@ -16,21 +19,25 @@ mod tls;
 #[path = "support/tokio_link.rs"]
 mod tokio_link;
 
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
+use bytes::BytesMut;
 use smtp_sansio::Output;
-use smtp_sansio::server::{ServerConfig, ServerSession};
+use smtp_sansio::server::{Server, ServerEvent, ServerSession};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use mail_sink::{Connection, Maildir};
+use mail_sink::{Connection, Decision, Maildir};
 use server_args::{ServerArgs, trace};
 use tokio_link::Link;
 
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> io::Result<()> {
     let args = match ServerArgs::parse(std::env::args()) {
         Ok(args) => args,
         Err(message) => {
@@ -38,25 +45,36 @@ async fn main() -> std::io::Result<()> {
             std::process::exit(2);
         }
     };
-    let config = args.config();
-    let maildir = Arc::new(Maildir::open(&args.maildir, args.fsync, &args.hostname, args.users.clone())?);
+    // The configuration is checked once; every session shares it.
+    let server = match args.server() {
+        Ok(server) => server,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
+    let shared = Shared {
+        server,
+        maildir: Arc::new(Maildir::open(&args.maildir, args.fsync, &args.hostname, args.users.clone())?),
+        tls: args.tls.clone().map(TlsAcceptor::from),
+        verbose: args.verbose,
+        decide_after: args.decide_after,
+    };
     // Connections in progress; Ctrl-C waits for them (up to a minute) before exiting.
     let active = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let mut accepting = Vec::new();
     for addr in &args.listen {
         let listener = TcpListener::bind(addr).await?;
         eprintln!("listening on {} (Maildir {})", listener.local_addr()?, args.maildir.display());
-        let (config, maildir, verbose) = (config.clone(), maildir.clone(), args.verbose);
-        let (tls, implicit) = (args.tls.clone().map(TlsAcceptor::from), args.implicit_tls);
-        let active = active.clone();
+        let (shared, active) = (shared.clone(), active.clone());
         accepting.push(tokio::spawn(async move {
             loop {
                 let Ok(permit) = active.clone().acquire_owned().await else { return };
                 match listener.accept().await {
                     Ok((stream, peer)) => {
-                        let (config, maildir, tls) = (config.clone(), maildir.clone(), tls.clone());
+                        let shared = shared.clone();
                         tokio::spawn(async move {
-                            if let Err(error) = serve(stream, peer, config, &maildir, tls, implicit, verbose).await {
+                            if let Err(error) = serve(stream, peer, &shared).await {
                                 eprintln!("{peer}: {error}");
                             }
                             drop(permit);
@@ -73,7 +91,7 @@ async fn main() -> std::io::Result<()> {
         task.abort();
     }
     let all = u32::try_from(MAX_CONNECTIONS).unwrap_or(u32::MAX);
-    if tokio::time::timeout(std::time::Duration::from_secs(60), active.acquire_many(all)).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(60), active.acquire_many(all)).await.is_err() {
         eprintln!("some connections were still open after a minute");
     }
     Ok(())
@@ -82,54 +100,130 @@ async fn main() -> std::io::Result<()> {
 /// Connections served at once; more wait in the listen queue.
 const MAX_CONNECTIONS: usize = 1024;
 
-/// One connection: the driver loop.
-async fn serve(
-    stream: TcpStream,
-    peer: SocketAddr,
-    config: Arc<ServerConfig>,
-    maildir: &Maildir,
+/// What every connection shares. Cloning it copies reference counts.
+#[derive(Clone)]
+struct Shared {
+    server: Server,
+    maildir: Arc<Maildir>,
+    /// For STARTTLS, or for every connection with `--implicit-tls`.
     tls: Option<TlsAcceptor>,
-    implicit_tls: bool,
     verbose: bool,
-) -> std::io::Result<()> {
-    let fsync = maildir.fsync();
-    let mut stream: Link<TlsStream<TcpStream>> = Link::Plain(stream);
-    if let (true, Some(acceptor)) = (implicit_tls, &tls) {
-        let plain = stream.take_plain()?;
-        stream = Link::Tls(Box::new(acceptor.accept(plain).await?));
+    /// How long each decision takes to come back (zero: it is answered at once).
+    decide_after: Duration,
+}
+
+/// One connection: the asynchronous driver loop.
+///
+/// Events are acted on at once, in order (the message goes to disk as it comes); only
+/// the answers to tickets may wait. Then the session says whom it waits for, and the
+/// loop waits for exactly that:
+///
+/// * `Wait(timeout)`: the peer alone. Nothing is owed by the application, so no decision
+///   can arrive: read, with the session's inactivity timeout.
+/// * `Pending(pending)`: the application owes `pending.owed()` decisions; other tasks
+///   make them and send them back over a channel. Wait for a decision and, if the
+///   session can use input meanwhile (pipelined `RCPT`s while one is looked up), for
+///   the peer too: whichever comes first. No timeout: the client is not to blame for
+///   the application's slowness, and the application's own deadlines are its own.
+async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Result<()> {
+    let mut link: Link<TlsStream<TcpStream>> = Link::Plain(stream);
+    if shared.server.config().implicit_tls {
+        link = handshake(link, shared).await?;
     }
-    let mut session = ServerSession::new(config);
-    let mut app = Connection::new(maildir, peer.ip());
-    let mut buffer = vec![0; 64 * 1024];
+    let mut session = ServerSession::new(&shared.server);
+    let mut app = Connection::new(&shared.maildir, peer.ip());
+    // Decisions made by other tasks come back here: only this loop touches the session.
+    let (decided_sender, mut decided) = mpsc::unbounded_channel::<Decision>();
+    // Each read is handed to the session whole (`split`): body chunks are slices of it.
+    let mut buffer = BytesMut::new();
     loop {
         match session.poll_output() {
             Output::Transmit(bytes) => {
-                trace(verbose, "S", &bytes);
-                stream.write_all(&bytes).await?;
+                trace(shared.verbose, "S", &bytes);
+                link.write_all(&bytes).await?;
             }
-            // Storing a message with fsync blocks for milliseconds: tell the runtime, so
-            // other connections go on. Without fsync the file operations only touch the
-            // page cache, and handing the worker over would cost more than they do.
-            Output::Event(event) if fsync && Connection::may_block(&event) => {
-                tokio::task::block_in_place(|| app.handle(event, &mut session))
-            }
-            Output::Event(event) => app.handle(event, &mut session),
-            Output::Wait(timeout) => match tokio::time::timeout(timeout, stream.read(&mut buffer)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => session.handle_eof(),
-                Ok(Ok(n)) => {
-                    trace(verbose, "C", &buffer[..n]);
-                    session.handle_input(&buffer[..n]);
+            // Every event is acted on now, in order: body chunks go to the file as they
+            // come, and a message is stored when its end arrives. Only the answer to a
+            // ticket may wait.
+            Output::Event(event) => match act(&mut app, event, &session, shared) {
+                None => {}
+                Some(decision) if shared.decide_after.is_zero() => decision.apply(&mut session),
+                // As an application that asks a database or a policy service would: the
+                // decision comes back later, from another task.
+                Some(decision) => {
+                    let (sender, delay) = (decided_sender.clone(), shared.decide_after);
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        // The connection may be gone by now: then nobody waits for it.
+                        let _ = sender.send(decision);
+                    });
                 }
-                Err(_) => session.handle_timeout(),
+            },
+            Output::Wait(timeout) => match tokio::time::timeout(timeout, read(&mut link, &mut buffer)).await {
+                Ok(input) => hand_over(input, &mut buffer, &mut session, shared.verbose),
+                Err(_elapsed) => session.handle_timeout(),
+            },
+            Output::Pending(pending) => tokio::select! {
+                // Both futures are cancel safe: the one that loses has taken nothing.
+                Some(decision) = decided.recv(), if pending.owed() > 0 => decision.apply(&mut session),
+                // When the session cannot use input (a command waits on a decision that
+                // everything after it depends on), reading would only fill its buffer.
+                input = read(&mut link, &mut buffer), if pending.wants_input() => {
+                    hand_over(input, &mut buffer, &mut session, shared.verbose)
+                }
+                // Nothing owed and nothing to read: only the TLS handshake, which is never
+                // left pending here. A bug, then: close rather than wait forever.
+                else => {
+                    eprintln!("{peer}: the session waits for nothing this loop can give; closing");
+                    session.close();
+                }
             },
             Output::StartTls => {
-                let acceptor = tls.as_ref().ok_or_else(|| std::io::Error::other("STARTTLS without a certificate"))?;
-                let plain = stream.take_plain()?;
-                stream = Link::Tls(Box::new(acceptor.accept(plain).await?));
-                session.tls_established();
+                link = handshake(link, shared).await?;
+                session.tls_established().map_err(io::Error::other)?;
             }
-            Output::Pending => unreachable!("decisions are made at once"),
-            Output::Closed => return stream.shutdown().await,
+            Output::Closed => return link.shutdown().await,
         }
     }
+}
+
+/// Acts on one event; returns the decision it calls for, if any.
+fn act(app: &mut Connection<'_>, event: ServerEvent, session: &ServerSession, shared: &Shared) -> Option<Decision> {
+    let protocol = session.trace_protocol();
+    // Storing a message with fsync blocks for milliseconds: tell the runtime, so other
+    // connections go on. Without fsync the file operations only touch the page cache,
+    // and handing the worker over would cost more than they do.
+    if shared.maildir.fsync() && Connection::may_block(&event) {
+        tokio::task::block_in_place(|| app.handle(event, protocol))
+    } else {
+        app.handle(event, protocol)
+    }
+}
+
+/// Reads what the peer sent into `buffer`'s spare room. Cancel safe.
+async fn read(link: &mut Link<TlsStream<TcpStream>>, buffer: &mut BytesMut) -> io::Result<usize> {
+    // Reads are split off, and the session keeps slices of them: a fresh block once
+    // the last one is nearly used up, rather than a copy of every read.
+    if buffer.capacity() < 4 * 1024 {
+        buffer.reserve(64 * 1024);
+    }
+    link.read_buf(buffer).await
+}
+
+/// Gives the session one read: the bytes, owned and not copied, or the end of input.
+fn hand_over(input: io::Result<usize>, buffer: &mut BytesMut, session: &mut ServerSession, verbose: bool) {
+    match input {
+        Ok(0) | Err(_) => session.handle_eof(),
+        Ok(_) => {
+            trace(verbose, "C", buffer);
+            session.handle_input_buf(buffer.split());
+        }
+    }
+}
+
+/// The TLS handshake, for STARTTLS or implicit TLS.
+async fn handshake(mut link: Link<TlsStream<TcpStream>>, shared: &Shared) -> io::Result<Link<TlsStream<TcpStream>>> {
+    let acceptor = shared.tls.as_ref().ok_or_else(|| io::Error::other("TLS without a certificate"))?;
+    let plain = link.take_plain()?;
+    Ok(Link::Tls(Box::new(acceptor.accept(plain).await?)))
 }

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Interoperability with independently written SMTP software, over loopback only.
+# The main cases run again against `tokio_server --decide-after-ms 5`: every decision
+# answered later, from another task, so replies wait while the session goes on.
 # Installs what it needs (Debian: swaks, msmtp, postfix for smtp-source/smtp-sink, with
 # no daemon started; PyPI: aiosmtpd), builds the examples, and prints one PASS/FAIL line
 # per case and a final "N passed, N failed" line. Exits non-zero if any case failed.
@@ -82,9 +84,14 @@ count_messages() { ls "$1/new" 2>/dev/null | wc -l; }
 body="$work/body.eml"
 printf 'Subject: interop\r\n\r\n.leading dot\r\n..two dots\r\nplain line\r\n' > "$body"
 
-smtplib_case() { # server example: body with dots, SMTPUTF8, AUTH PLAIN/LOGIN, wrong password, 10 MiB
-    local example=$1 maildir="$work/md-$1-smtplib"
-    start_server "$example" "$maildir" --no-fsync --auth user:secret --allow-insecure-auth --max-size 20000000 || return 1
+# Every decision answered 5 ms after its event, by another task (tokio_server only).
+delayed=(--decide-after-ms 5)
+
+smtplib_case() { # server example, extra server args...: dots, SMTPUTF8, AUTH PLAIN/LOGIN, wrong password, 10 MiB
+    local example=$1 maildir="$work/md-$1-smtplib-$RANDOM"
+    shift
+    start_server "$example" "$maildir" --no-fsync --auth user:secret --allow-insecure-auth --max-size 20000000 "$@" ||
+        return 1
     python3 - "$port" "$maildir" "$body" <<'PY'
 import os, smtplib, sys
 port, maildir, body = int(sys.argv[1]), sys.argv[2], open(sys.argv[3], "rb").read()
@@ -129,12 +136,15 @@ PY
 }
 check "python smtplib -> tokio_server (dots, SMTPUTF8, 10 MiB, AUTH PLAIN/LOGIN, wrong password)" smtplib_case tokio_server
 check "python smtplib -> std_server (dots, SMTPUTF8, 10 MiB, AUTH PLAIN/LOGIN, wrong password)" smtplib_case std_server
+check "python smtplib -> tokio_server --decide-after-ms 5 (dots, SMTPUTF8, 10 MiB, AUTH, wrong password)" \
+    smtplib_case tokio_server "${delayed[@]}"
 
-smtplib_tls_case() { # server example: STARTTLS then AUTH, and implicit TLS
-    local example=$1 maildir="$work/md-$1-tls" plain_port
-    start_server "$example" "$maildir" --no-fsync --tls-self-signed --auth user:secret || return 1
+smtplib_tls_case() { # server example, extra server args...: STARTTLS then AUTH, and implicit TLS
+    local example=$1 maildir="$work/md-$1-tls-$RANDOM" plain_port
+    shift
+    start_server "$example" "$maildir" --no-fsync --tls-self-signed --auth user:secret "$@" || return 1
     plain_port=$port
-    start_server "$example" "$maildir" --no-fsync --tls-self-signed --implicit-tls || return 1
+    start_server "$example" "$maildir" --no-fsync --tls-self-signed --implicit-tls "$@" || return 1
     python3 - "$plain_port" "$port" "$maildir" <<'PY'
 import os, smtplib, ssl, sys
 starttls_port, implicit_port, maildir = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -155,6 +165,8 @@ PY
 }
 check "python smtplib STARTTLS + AUTH, and implicit TLS -> tokio_server" smtplib_tls_case tokio_server
 check "python smtplib STARTTLS + AUTH, and implicit TLS -> std_server" smtplib_tls_case std_server
+check "python smtplib STARTTLS + AUTH, and implicit TLS -> tokio_server --decide-after-ms 5" \
+    smtplib_tls_case tokio_server "${delayed[@]}"
 
 dual_stack_case() { # one server listening on IPv4 and IPv6 loopback
     local maildir="$work/md-dual" p
@@ -181,17 +193,22 @@ swaks_tls_case() {
 }
 check "swaks --tls --auth PLAIN -> std_server" swaks_tls_case
 
-swaks_case() { # extra swaks args...
-    local maildir="$work/md-swaks-$RANDOM"
-    start_server tokio_server "$maildir" --no-fsync --auth user:secret --allow-insecure-auth || return 1
+swaks_case() { # extra server args (one word-split string, may be empty), extra swaks args...
+    local server_args=$1 maildir="$work/md-swaks-$RANDOM"
+    shift
+    # shellcheck disable=SC2086 # word splitting wanted
+    start_server tokio_server "$maildir" --no-fsync --auth user:secret --allow-insecure-auth $server_args || return 1
     swaks --server "127.0.0.1:$port" --from a@example.net --to b@example.org --data "$body" "$@" || return 1
     # swaks ends the data with one more CRLF of its own before the final dot.
     cmp <(stored_body "$maildir") <(cat "$body"; printf '\r\n')
 }
-check "swaks -> tokio_server" swaks_case
-check "swaks --pipeline -> tokio_server" swaks_case --pipeline
-check "swaks --auth PLAIN -> tokio_server" swaks_case --auth PLAIN --auth-user user --auth-password secret
-check "swaks --auth LOGIN -> tokio_server" swaks_case --auth LOGIN --auth-user user --auth-password secret
+check "swaks -> tokio_server" swaks_case ""
+check "swaks --pipeline -> tokio_server" swaks_case "" --pipeline
+check "swaks --auth PLAIN -> tokio_server" swaks_case "" --auth PLAIN --auth-user user --auth-password secret
+check "swaks --auth LOGIN -> tokio_server" swaks_case "" --auth LOGIN --auth-user user --auth-password secret
+check "swaks --pipeline -> tokio_server --decide-after-ms 5" swaks_case "${delayed[*]}" --pipeline
+check "swaks --pipeline --auth PLAIN -> tokio_server --decide-after-ms 5" \
+    swaks_case "${delayed[*]}" --pipeline --auth PLAIN --auth-user user --auth-password secret
 
 curl_case() {
     local maildir="$work/md-curl"
@@ -296,17 +313,21 @@ check "tokio_client -> smtp-sink refusing DATA with 5xx (exit 69)" sink_fault_ca
 check "tokio_client -> smtp-sink disconnecting without a reply after MAIL (exit 75)" sink_fault_case -q mail 75
 check "tokio_client -> smtp-sink answering 421 after RCPT (exit 75)" sink_fault_case -Q rcpt 75
 
-load_case() {
-    local maildir="$work/md-load"
-    start_server tokio_server "$maildir" --no-fsync --max-size 100000000 || return 1
-    smtp-source -c -s 50 -m 20000 -l 1024 -f a@example.net -t b@example.org "127.0.0.1:$port" || return 1
+load_case() { # messages, extra server args...
+    local messages=$1 maildir="$work/md-load-$RANDOM"
+    shift
+    start_server tokio_server "$maildir" --no-fsync --max-size 100000000 "$@" || return 1
+    smtp-source -c -s 50 -m "$messages" -l 1024 -f a@example.net -t b@example.org "127.0.0.1:$port" || return 1
     sleep 0.5
     local n
     n=$(count_messages "$maildir")
     echo "$n messages stored"
-    [ "$n" -eq 20000 ]
+    [ "$n" -eq "$messages" ]
 }
-check "postfix smtp-source: 50 sessions, 20000 messages -> tokio_server, none lost" load_case
+check "postfix smtp-source: 50 sessions, 20000 messages -> tokio_server, none lost" load_case 20000
+# Four decisions a message, 5 ms each: fewer messages keep it to a few seconds.
+check "postfix smtp-source: 50 sessions, 5000 messages -> tokio_server --decide-after-ms 5, none lost" \
+    load_case 5000 "${delayed[@]}"
 
 echo
 echo "$passed passed, $failed failed"

@@ -1,6 +1,6 @@
 //! The command line of the example clients, and how they report.
 
-use std::io::Read;
+use std::io::{self, Read};
 
 use smtp_sansio::client::{ClientConfig, ClientCredentials, ClientEvent, Envelope, Failure, TlsPolicy};
 use smtp_sansio::wire::{ForwardPath, ReversePath};
@@ -134,6 +134,26 @@ pub fn report(event: &ClientEvent, recipients: &Envelope) -> Option<i32> {
             None
         }
         _ => None,
+    }
+}
+
+/// The exit code for an error that stopped the client outside the session, printed:
+/// 69 when the server's certificate is not trusted (trying again will not help), 75
+/// when the server could not be reached or the connection broke (it may work later),
+/// 1 for anything else.
+pub fn exit_code(error: &io::Error) -> i32 {
+    use io::ErrorKind::*;
+    if let Some(rustls::Error::InvalidCertificate(reason)) =
+        error.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        eprintln!("certificate not trusted: {reason} (--ca names the certificates to trust)");
+        return 69;
+    }
+    eprintln!("{error}");
+    match error.kind() {
+        ConnectionRefused | ConnectionReset | ConnectionAborted | TimedOut | HostUnreachable | NetworkUnreachable
+        | BrokenPipe | UnexpectedEof => 75,
+        _ => 1,
     }
 }
 

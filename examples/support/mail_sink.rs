@@ -2,6 +2,10 @@
 //! checks AUTH against the `--auth` list, and stores each message in a Maildir
 //! (`tmp/` then `new/`, fsync before the rename unless told not to) with `Return-Path:`
 //! and `Received:` prepended. The `250` goes out only once the file is in `new/`.
+//!
+//! Deciding is apart from answering: [`Connection::handle`] does the disk work an event
+//! calls for and returns a [`Decision`]; [`Decision::apply`] gives it to the session,
+//! at once or later, from whatever owns the session (the driver loop).
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -11,9 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use smtp_sansio::sasl::Credentials;
-use smtp_sansio::server::{ServerEvent, ServerSession};
-use smtp_sansio::wire::{Received, return_path};
-use smtp_sansio::{Reply, ReplyCode};
+use smtp_sansio::server::{AuthTicket, ServerEvent, ServerSession, Ticket};
+use smtp_sansio::wire::{Received, TraceProtocol, return_path};
+use smtp_sansio::{DecisionError, Reply, ReplyCode};
 
 /// Where messages go, shared by every connection.
 pub struct Maildir {
@@ -94,32 +98,37 @@ impl<'a> Connection<'a> {
         matches!(event, ServerEvent::Data { .. } | ServerEvent::MessageEnd { .. } | ServerEvent::Delivery { .. })
     }
 
-    /// Acts on one event, deciding at once.
-    pub fn handle(&mut self, event: ServerEvent, session: &mut ServerSession) {
-        let ticket = event.ticket();
-        let decision = match event {
-            ServerEvent::Hello { host, .. } => {
+    /// Acts on one event: writes what it says to the Maildir, and returns the decision
+    /// it calls for, if it carries a ticket. Only the answer may wait: the disk work is
+    /// done here, in the order the events come (the file is created at `DATA`, written
+    /// with each chunk, stored at the end of the message).
+    ///
+    /// `protocol` is the session's [`ServerSession::trace_protocol`] now, for the
+    /// `Received:` field.
+    pub fn handle(&mut self, event: ServerEvent, protocol: TraceProtocol) -> Option<Decision> {
+        match event {
+            ServerEvent::Hello { ticket, host, .. } => {
                 self.helo = host.to_string();
-                return;
+                ticket.map(Decision::Accept)
             }
-            ServerEvent::Mail { command, .. } => {
+            ServerEvent::Mail { ticket, command } => {
                 self.from = command.from().to_string();
                 self.recipients.clear();
                 self.stored = None;
-                None
+                Some(Decision::Accept(ticket))
             }
-            ServerEvent::Rcpt { command, .. } => {
+            ServerEvent::Rcpt { ticket, command } => {
                 self.recipients.push(command.to().to_string());
-                None
+                Some(Decision::Accept(ticket))
             }
-            ServerEvent::Data { .. } => match self.start(session) {
-                Ok(()) => None,
-                Err(error) => Some(Err(local_error(&error))),
+            ServerEvent::Data { ticket } => match self.start(protocol) {
+                Ok(()) => Some(Decision::Accept(ticket)),
+                Err(error) => Some(Decision::Reject(ticket, local_error(&error))),
             },
             ServerEvent::BodyChunk(chunk) => {
                 // BDAT has no `Data` event: the file opens with the first chunk.
-                if self.file.is_none() && self.start(session).is_err() {
-                    return;
+                if self.file.is_none() && self.start(protocol).is_err() {
+                    return None;
                 }
                 if let Some((_, file)) = &mut self.file
                     && file.write_all(&chunk).is_err()
@@ -127,53 +136,49 @@ impl<'a> Connection<'a> {
                     // Reported at the end of the message.
                     self.file = None;
                 }
-                return;
+                None
             }
-            ServerEvent::MessageEnd { .. } => {
+            ServerEvent::MessageEnd { ticket } => {
                 // `BDAT 0 LAST` alone: an empty message with no chunk.
                 if self.file.is_none() {
-                    let _ = self.start(session);
+                    let _ = self.start(protocol);
                 }
-                Some(self.store().map(|name| queued(&name)))
+                Some(verdict(ticket, self.store()))
             }
             // LMTP: the message is stored once, at its first recipient's delivery.
-            ServerEvent::Delivery { .. } => match self.stored.clone() {
-                Some(name) => Some(Ok(queued(&name))),
+            ServerEvent::Delivery { ticket, .. } => match self.stored.clone() {
+                Some(name) => Some(Decision::AcceptWith(ticket, queued(&name))),
                 None => {
                     let stored = self.store();
                     self.stored = stored.as_ref().ok().cloned();
-                    Some(stored.map(|name| queued(&name)))
+                    Some(verdict(ticket, stored))
                 }
             },
             ServerEvent::TransactionAborted(_) => {
                 if let Some((name, _)) = self.file.take() {
                     let _ = fs::remove_file(self.maildir.root.join("tmp").join(name));
                 }
-                return;
+                None
             }
-            ServerEvent::Auth { credentials, .. } => {
+            ServerEvent::Auth { ticket, credentials, .. } => {
                 let known = matches!(&*credentials, Credentials::Password { username, password, .. }
                     if self.maildir.users.iter().any(|(u, p)| u == username && p == password));
-                match known {
-                    true => None,
-                    false => Some(Err(Reply::new(ReplyCode::AUTH_FAILED, "5.7.8 Authentication credentials invalid"))),
-                }
+                Some(match known {
+                    true => Decision::AcceptAuth(ticket),
+                    false => Decision::RejectAuth(
+                        ticket,
+                        Reply::new(ReplyCode::AUTH_FAILED, "5.7.8 Authentication credentials invalid"),
+                    ),
+                })
             }
-            _ => None,
-        };
-        let Some(ticket) = ticket else { return };
-        let result = match decision {
-            None => session.accept(ticket),
-            Some(Ok(reply)) => session.accept_with(ticket, reply),
-            Some(Err(reply)) => session.reject(ticket, reply),
-        };
-        if let Err(error) = result {
-            eprintln!("decision refused: {error}");
+            // VRFY and EXPN (when the configuration asks the application), and whatever
+            // later versions add: the usual answer.
+            other => other.ticket().map(Decision::Accept),
         }
     }
 
     /// Opens the message's file in `tmp/` and writes the trace fields.
-    fn start(&mut self, session: &ServerSession) -> io::Result<()> {
+    fn start(&mut self, protocol: TraceProtocol) -> io::Result<()> {
         let name = self.maildir.unique_name();
         let created = {
             let _one_at_a_time = self.maildir.directory_operations.lock();
@@ -191,7 +196,7 @@ impl<'a> Connection<'a> {
             reverse_dns: None,
             ip: Some(self.peer),
             by: &self.maildir.hostname,
-            protocol: session.trace_protocol(),
+            protocol,
             id: Some(name.split('.').nth(1).unwrap_or("0")),
             recipient: recipient.as_ref(),
             unix_time: now as i64,
@@ -228,6 +233,47 @@ impl<'a> Connection<'a> {
             io::Result::Ok(())
         })();
         result.map(|()| name).map_err(|error| local_error(&error))
+    }
+}
+
+/// A decision on one ticket, made but not yet given to the session: deciding and
+/// answering are apart, so the answer can wait (`tokio_server --decide-after-ms`) or be
+/// given at once. `AUTH` credentials take their own ticket and variants: a catch-all
+/// `Accept` cannot accept a password.
+#[derive(Debug)]
+pub enum Decision {
+    Accept(Ticket),
+    AcceptWith(Ticket, Reply),
+    Reject(Ticket, Reply),
+    AcceptAuth(AuthTicket),
+    RejectAuth(AuthTicket, Reply),
+}
+
+impl Decision {
+    /// Gives the decision to its session.
+    pub fn apply(self, session: &mut ServerSession) {
+        let result = match self {
+            Self::Accept(ticket) => session.accept(ticket),
+            Self::AcceptWith(ticket, reply) => session.accept_with(ticket, reply),
+            Self::Reject(ticket, reply) => session.reject(ticket, reply),
+            Self::AcceptAuth(ticket) => session.accept_auth(ticket),
+            Self::RejectAuth(ticket, reply) => session.reject_auth(ticket, reply),
+        };
+        match result {
+            // A decision that comes after the session closed (a timeout, the peer
+            // flooding it, a shutdown) is no longer awaited: nothing to do.
+            Ok(()) | Err(DecisionError::Closed) => {}
+            Err(error) => eprintln!("decision refused: {error}"),
+        }
+    }
+}
+
+/// The answer to the end of a message: `250` with its name once it is in `new/`, or
+/// the error that kept it out.
+fn verdict(ticket: Ticket, stored: Result<String, Reply>) -> Decision {
+    match stored {
+        Ok(name) => Decision::AcceptWith(ticket, queued(&name)),
+        Err(reply) => Decision::Reject(ticket, reply),
     }
 }
 

@@ -3,8 +3,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use smtp_sansio::server::ServerConfig;
+use smtp_sansio::server::{Server, ServerConfig};
 
 /// What the example servers are told to do.
 pub struct ServerArgs {
@@ -20,6 +21,9 @@ pub struct ServerArgs {
     /// TLS, for STARTTLS or (with `implicit_tls`) from the first byte.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub implicit_tls: bool,
+    /// Every decision is answered this long after its event (tokio_server only): the
+    /// application deciding asynchronously, as one that asks a database would.
+    pub decide_after: Duration,
 }
 
 pub const USAGE: &str = "\
@@ -35,7 +39,9 @@ options:
   --verbose              print the conversation as C: and S: lines
   --tls-cert PEM --tls-key PEM   offer STARTTLS with this certificate chain and key
   --tls-self-signed      offer STARTTLS with a new self-signed certificate
-  --implicit-tls         TLS from the first byte (port 465 style) instead of STARTTLS";
+  --implicit-tls         TLS from the first byte (port 465 style) instead of STARTTLS
+  --decide-after-ms N    tokio_server only: answer every decision from another task,
+                         N milliseconds after its event (default 0: at once)";
 
 impl ServerArgs {
     /// Parses the command line; `Err` holds what to print.
@@ -52,6 +58,7 @@ impl ServerArgs {
             fsync: true,
             tls: None,
             implicit_tls: false,
+            decide_after: Duration::ZERO,
         };
         let (mut cert, mut key, mut self_signed) = (None, None, false);
         let _program = args.next();
@@ -82,6 +89,11 @@ impl ServerArgs {
                 "--tls-key" => key = Some(PathBuf::from(value("--tls-key")?)),
                 "--tls-self-signed" => self_signed = true,
                 "--implicit-tls" => parsed.implicit_tls = true,
+                "--decide-after-ms" => {
+                    let ms = value("--decide-after-ms")?;
+                    parsed.decide_after =
+                        Duration::from_millis(ms.parse().map_err(|e| format!("--decide-after-ms {ms}: {e}"))?);
+                }
                 "--help" | "-h" => return Err(USAGE.into()),
                 other => return Err(format!("unknown option {other}\n{USAGE}")),
             }
@@ -103,8 +115,9 @@ impl ServerArgs {
         Ok(parsed)
     }
 
-    /// The session configuration: every extension the library supports.
-    pub fn config(&self) -> Arc<ServerConfig> {
+    /// The server, checked once and shared by every connection: every extension the
+    /// library supports. `Err` holds what to print.
+    pub fn server(&self) -> Result<Server, String> {
         let mut config = ServerConfig::new(self.hostname.clone());
         config.max_message_size = self.max_size;
         config.binary_mime = true;
@@ -116,7 +129,7 @@ impl ServerArgs {
             config.auth_mechanisms = vec![smtp_sansio::sasl::Mechanism::Plain, smtp_sansio::sasl::Mechanism::Login];
             config.plaintext_auth = self.allow_insecure_auth;
         }
-        Arc::new(config)
+        config.build().map_err(|e| format!("the configuration does not hold together: {e}\n{USAGE}"))
     }
 }
 

@@ -16,10 +16,12 @@ pub enum Link<T> {
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> Link<T> {
-    pub async fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+    /// Reads into the spare capacity of `buffer` (cancel safe: in a `select!` that
+    /// another branch wins, nothing was read).
+    pub async fn read_buf(&mut self, buffer: &mut bytes::BytesMut) -> io::Result<usize> {
         match self {
-            Self::Plain(stream) => stream.read(buffer).await,
-            Self::Tls(stream) => stream.read(buffer).await,
+            Self::Plain(stream) => stream.read_buf(buffer).await,
+            Self::Tls(stream) => stream.read_buf(buffer).await,
             Self::Upgrading => Ok(0),
         }
     }
