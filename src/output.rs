@@ -24,9 +24,11 @@ pub enum Output<E> {
     /// Start the TLS handshake now (every byte owed in plaintext has been handed out),
     /// then call `tls_established`.
     StartTls,
-    /// Waiting for the peer alone: nothing is owed by the application. Read, and call
-    /// `handle_input`, `handle_eof`, or `handle_timeout` if nothing arrives within this
-    /// long (the inactivity timeouts of RFC 5321 section 4.5.3.2).
+    /// Waiting for the peer: read, and call `handle_input`, `handle_eof`, or
+    /// `handle_timeout` if nothing arrives within this long (the inactivity timeouts of
+    /// RFC 5321 section 4.5.3.2). A server says it only when the application owes
+    /// nothing. A client says it while a reply is awaited, even when the application
+    /// may still push more of a `BDAT` body meanwhile.
     Wait(Duration),
     /// Waiting for the application: [`Pending::owed`] says how much it owes (decisions
     /// on tickets, a message body, a TLS handshake), [`Pending::wants_input`] whether

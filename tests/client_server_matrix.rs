@@ -60,7 +60,9 @@ fn decide(outcome: Outcome) -> impl Fn(&ServerEvent) -> Verdict {
                 }
                 _ => no(535, "5.7.8 Bad credentials"),
             },
-            (ServerEvent::Rcpt { command, .. }, Outcome::RefusedRecipient) if command.to().to_string().contains("nobody") => {
+            (ServerEvent::Rcpt { command, .. }, Outcome::RefusedRecipient)
+                if command.to().to_string().contains("nobody") =>
+            {
                 no(550, "5.1.1 No such user")
             }
             (ServerEvent::Rcpt { .. }, Outcome::Greylisted) => no(450, "4.7.1 Greylisted, try again later"),
@@ -91,7 +93,8 @@ fn check(mode: Mode, run: &PairRun) {
     assert_eq!(client.last().map(String::as_str), Some("Closed { reason: Quit }"), "{context}");
     assert_eq!(count(client, "Recipient"), 4, "every RCPT gets its outcome: {context}");
     let refused_rcpts = client.iter().filter(|e| e.starts_with("Recipient") && e.contains("code: ReplyCode(5")).count();
-    let deferred_rcpts = client.iter().filter(|e| e.starts_with("Recipient") && e.contains("code: ReplyCode(4")).count();
+    let deferred_rcpts =
+        client.iter().filter(|e| e.starts_with("Recipient") && e.contains("code: ReplyCode(4")).count();
     match mode.outcome {
         Outcome::Accepted | Outcome::RefusedRecipient => {
             assert_eq!(run.bodies, [BODY.to_vec(), BODY.to_vec()], "{context}");
@@ -100,7 +103,10 @@ fn check(mode: Mode, run: &PairRun) {
             match mode.lmtp {
                 true => {
                     assert_eq!(count(client, "Delivery"), 2 * accepted_rcpts, "{context}");
-                    assert!(!client.iter().any(|e| e.starts_with("Delivery") && !e.contains("ReplyCode(250)")), "{context}");
+                    assert!(
+                        !client.iter().any(|e| e.starts_with("Delivery") && !e.contains("ReplyCode(250)")),
+                        "{context}"
+                    );
                 }
                 false => assert_eq!(count(client, "Accepted"), 2, "{context}"),
             }
@@ -112,7 +118,10 @@ fn check(mode: Mode, run: &PairRun) {
             match mode.lmtp {
                 true => {
                     assert_eq!(count(client, "Delivery"), 4, "{context}");
-                    assert!(client.iter().filter(|e| e.starts_with("Delivery")).all(|e| e.contains("ReplyCode(554)")), "{context}");
+                    assert!(
+                        client.iter().filter(|e| e.starts_with("Delivery")).all(|e| e.contains("ReplyCode(554)")),
+                        "{context}"
+                    );
                 }
                 false => assert_eq!(count(client, "Failed"), 2, "{context}"),
             }
@@ -142,7 +151,9 @@ fn every_mode() -> Vec<Mode> {
         for bdat in [false, true] {
             for pipelining in [true, false] {
                 for secure in [false, true] {
-                    for outcome in [Outcome::Accepted, Outcome::RefusedRecipient, Outcome::RefusedBody, Outcome::Greylisted] {
+                    for outcome in
+                        [Outcome::Accepted, Outcome::RefusedRecipient, Outcome::RefusedBody, Outcome::Greylisted]
+                    {
                         modes.push(Mode { lmtp, bdat, pipelining, secure, outcome });
                     }
                 }
@@ -170,10 +181,10 @@ fn every_combination_of_modes_gets_its_outcome_under_every_schedule() {
 
 #[test]
 fn lmtp_with_bdat_client_and_server_agree_on_the_replies() {
-    let mode =
-        Mode { lmtp: true, bdat: true, pipelining: true, secure: false, outcome: Outcome::RefusedRecipient };
+    let mode = Mode { lmtp: true, bdat: true, pipelining: true, secure: false, outcome: Outcome::RefusedRecipient };
     let (client, server) = configs(mode);
-    let run = run_pair_scheduled(&client, &server, &messages(), usize::MAX, 0, &decide(mode.outcome), Schedule::Immediate);
+    let run =
+        run_pair_scheduled(&client, &server, &messages(), usize::MAX, 0, &decide(mode.outcome), Schedule::Immediate);
     check(mode, &run);
     let sent = String::from_utf8_lossy(&run.client_bytes);
     assert!(sent.contains("BDAT 0 LAST\r\n"), "{sent}");

@@ -6,9 +6,7 @@
 mod support;
 
 use bytes::BytesMut;
-use smtp_sansio::server::{
-    AbortReason, AuthTicket, ServerConfig, ServerEvent, ServerSession, Ticket, TicketKind,
-};
+use smtp_sansio::server::{AbortReason, AuthTicket, ServerConfig, ServerEvent, ServerSession, Ticket, TicketKind};
 use smtp_sansio::{ConfigError, DecisionError, MisuseError, Output, Reply, ReplyCode};
 use support::server::{Verdict, check_transcript, config, run};
 
@@ -395,7 +393,11 @@ fn the_application_may_decide_helo_and_ehlo() {
         S: 221 2.0.0 Bye",
         &decide,
     );
-    assert!(run.events.iter().any(|e| matches!(e, support::server::Seen::Event(t) if t.starts_with("Hello { ticket: Some"))));
+    assert!(
+        run.events
+            .iter()
+            .any(|e| matches!(e, support::server::Seen::Event(t) if t.starts_with("Hello { ticket: Some")))
+    );
 }
 
 fn lmtp() -> ServerConfig {
@@ -461,14 +463,13 @@ fn lmtp_refused_bdat_message_gets_one_reply_per_accepted_recipient() {
 // Defect 8: LMTP DATA with no accepted recipient got 554; RFC 2033 section 4.2 says 503.
 #[test]
 fn lmtp_data_without_recipients_gets_503() {
-    let run = run(
-        &lmtp(),
-        b"LHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<one@d.example>\r\nDATA\r\nQUIT\r\n",
-        &|event| match event {
-            ServerEvent::Rcpt { .. } => Verdict::Reject(Reply::new(ReplyCode::MAILBOX_UNAVAILABLE, "5.1.1 No")),
-            _ => Verdict::Accept,
-        },
-    );
+    let run =
+        run(&lmtp(), b"LHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<one@d.example>\r\nDATA\r\nQUIT\r\n", &|event| {
+            match event {
+                ServerEvent::Rcpt { .. } => Verdict::Reject(Reply::new(ReplyCode::MAILBOX_UNAVAILABLE, "5.1.1 No")),
+                _ => Verdict::Accept,
+            }
+        });
     assert!(run.sent.ends_with("550 5.1.1 No\r\n503 5.5.1 No valid recipients\r\n221 2.0.0 Bye\r\n"), "{}", run.sent);
 }
 
@@ -548,8 +549,14 @@ fn contradictory_configurations_are_refused_when_built() {
     };
     use smtp_sansio::sasl::Mechanism;
     assert_eq!(with(&|_| {}), None);
-    assert_eq!(with(&|c| c.hostname = "mx.example.org\r\n250 x".into()), Some(ConfigError::Hostname("mx.example.org\r\n250 x".into())));
-    assert_eq!(with(&|c| c.hostname = "bad_name.example".into()), Some(ConfigError::Hostname("bad_name.example".into())));
+    assert_eq!(
+        with(&|c| c.hostname = "mx.example.org\r\n250 x".into()),
+        Some(ConfigError::Hostname("mx.example.org\r\n250 x".into()))
+    );
+    assert_eq!(
+        with(&|c| c.hostname = "bad_name.example".into()),
+        Some(ConfigError::Hostname("bad_name.example".into()))
+    );
     assert_eq!(with(&|c| c.greeting = "ready\r\n250 injected".into()), Some(ConfigError::Greeting));
     assert_eq!(with(&|c| c.auth_mechanisms = vec![Mechanism::Plain]), Some(ConfigError::AuthNeverOffered));
     assert_eq!(
@@ -572,8 +579,14 @@ fn contradictory_configurations_are_refused_when_built() {
     assert_eq!(with(&|c| c.max_message_size = Some(0)), Some(ConfigError::Limit("max_message_size")));
     assert_eq!(with(&|c| c.max_recipients = 0), Some(ConfigError::Limit("max_recipients")));
     assert_eq!(with(&|c| c.max_command_line = 100), Some(ConfigError::Limit("max_command_line")));
-    assert_eq!(with(&|c| c.extra_keywords = vec!["AUTH PLAIN".into()]), Some(ConfigError::Keyword("AUTH PLAIN".into())));
-    assert_eq!(with(&|c| c.extra_keywords = vec!["X\r\n250 Y".into()]), Some(ConfigError::Keyword("X\r\n250 Y".into())));
+    assert_eq!(
+        with(&|c| c.extra_keywords = vec!["AUTH PLAIN".into()]),
+        Some(ConfigError::Keyword("AUTH PLAIN".into()))
+    );
+    assert_eq!(
+        with(&|c| c.extra_keywords = vec!["X\r\n250 Y".into()]),
+        Some(ConfigError::Keyword("X\r\n250 Y".into()))
+    );
 }
 
 #[test]

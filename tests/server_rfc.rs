@@ -59,7 +59,9 @@ fn a_second_ehlo_ends_the_open_transaction() {
         ),
         &accept_all,
     );
-    assert!(run.events.iter().any(|e| matches!(e, support::server::Seen::Event(t) if t == "TransactionAborted(Reset)")));
+    assert!(
+        run.events.iter().any(|e| matches!(e, support::server::Seen::Event(t) if t == "TransactionAborted(Reset)"))
+    );
 }
 
 // RFC 5321 section 4.1.4 (S-5321-54): after a refused EHLO the server stays in the state
@@ -89,7 +91,9 @@ fn a_refused_ehlo_leaves_the_transaction_open() {
         S: 221 2.0.0 Bye",
         &decide,
     );
-    assert!(!run.events.iter().any(|e| matches!(e, support::server::Seen::Event(t) if t == "TransactionAborted(Reset)")));
+    assert!(
+        !run.events.iter().any(|e| matches!(e, support::server::Seen::Event(t) if t == "TransactionAborted(Reset)"))
+    );
 }
 
 // RFC 5321 section 4.2.4 (S-5321-64): 502 for a known command that is not offered, 500

@@ -200,6 +200,8 @@ impl<'a> Connection<'a> {
             id: Some(name.split('.').nth(1).unwrap_or("0")),
             recipient: recipient.as_ref(),
             unix_time: now as i64,
+            // The sink writes UTC: the library has no time zone data, nor does std.
+            utc_offset_minutes: 0,
         }
         .to_field()
         .map_err(|_| io::Error::other("the Received: field cannot be written"))?;

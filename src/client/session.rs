@@ -341,7 +341,10 @@ impl ClientSession {
             }
             if self.expected.is_empty() {
                 // Nothing to wait for: the application owes a body.
-                return Output::Pending(Pending::new(usize::from(self.current.as_ref().is_some_and(|t| t.body_open)), true));
+                return Output::Pending(Pending::new(
+                    usize::from(self.current.as_ref().is_some_and(|t| t.body_open)),
+                    true,
+                ));
             }
             return Output::Wait(self.timeout());
         }

@@ -4,8 +4,8 @@ use bytes::Bytes;
 
 use super::canned::{self, Canned};
 use super::envelope::{MailCommand, RcptCommand};
-use super::event::{AbortReason, ServerEvent};
 use super::event::AuthTicket;
+use super::event::{AbortReason, ServerEvent};
 use super::session::{AuthExchange, BdatBody, Hello, Kind, Phase, ServerSession, Step};
 use crate::framing::{BdatReader, Framed};
 use crate::sasl::{self, Mechanism};

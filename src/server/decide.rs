@@ -131,9 +131,9 @@ impl ServerSession {
                 let code = reply.code().get();
                 let fits = if accept { kind.accepts_with(code) } else { (400..600).contains(&code) };
                 // RFC 3463 section 2: an enhanced code's class is the reply's.
-                let status = reply.enhanced().or_else(|| {
-                    reply.lines().next().and_then(EnhancedStatus::parse_prefix).map(|(status, _)| status)
-                });
+                let status = reply
+                    .enhanced()
+                    .or_else(|| reply.lines().next().and_then(EnhancedStatus::parse_prefix).map(|(status, _)| status));
                 let class_fits = status.is_none_or(|status| u16::from(status.class()) == code / 100);
                 if !fits || !class_fits {
                     return Err(DecisionError::WrongCode);

@@ -128,10 +128,14 @@ pub(super) enum Phase {
     /// `220` to `STARTTLS` is queued: hand out [`Output::StartTls`] once it is sent.
     /// Bytes that arrive meanwhile were sent in plaintext after `STARTTLS`: they are
     /// counted and thrown away.
-    StartTls { discarded: usize },
+    StartTls {
+        discarded: usize,
+    },
     /// Waiting for [`ServerSession::tls_established`]; every byte that arrives is
     /// plaintext sent after `STARTTLS`, and is thrown away.
-    Handshake { discarded: usize },
+    Handshake {
+        discarded: usize,
+    },
     /// Send what is owed, then close. No more input is read.
     Closing,
     Closed,

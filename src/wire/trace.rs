@@ -69,6 +69,7 @@ impl TraceProtocol {
 ///     id: Some("4VqZ1k3Xyz"),
 ///     recipient: None,
 ///     unix_time: 1_715_941_264,
+///     utc_offset_minutes: 120,
 /// }
 /// .to_field()
 /// .unwrap();
@@ -76,7 +77,7 @@ impl TraceProtocol {
 ///     field,
 ///     "Received: from client.example.net (client.example.net [192.0.2.25])\r\n\
 ///      \tby mx.example.org with ESMTPS id 4VqZ1k3Xyz;\r\n\
-///      \tFri, 17 May 2024 10:21:04 +0000\r\n"
+///      \tFri, 17 May 2024 12:21:04 +0200\r\n"
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +99,11 @@ pub struct Received<'a> {
     pub recipient: Option<&'a ForwardPath<'a>>,
     /// When the message was received, in seconds since the Unix epoch.
     pub unix_time: i64,
+    /// The server's offset from UTC at that time, in minutes (`120` for `+0200`,
+    /// `-300` for `-0500`). RFC 5321 section 4.4 asks for local time with its offset
+    /// rather than UT where feasible; the library has no clock or time zone data, so
+    /// the caller says. Offsets beyond a day are clamped to `±23:59`.
+    pub utc_offset_minutes: i16,
 }
 
 impl Received<'_> {
@@ -140,7 +146,7 @@ impl Received<'_> {
             let _ = write!(field, "\r\n\tfor {recipient}");
         }
         field.push_str(";\r\n\t");
-        write_date(&mut field, self.unix_time);
+        write_date(&mut field, self.unix_time, self.utc_offset_minutes);
         field.push_str("\r\n");
         Ok(field)
     }
@@ -170,18 +176,25 @@ fn write_address_literal(out: &mut String, ip: IpAddr) {
 }
 
 /// An RFC 5322 `date-time` in UTC: `Fri, 17 May 2024 10:21:04 +0000`.
-fn write_date(out: &mut String, unix_time: i64) {
+fn write_date(out: &mut String, unix_time: i64, utc_offset_minutes: i16) {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let days = unix_time.div_euclid(86_400);
-    let seconds = unix_time.rem_euclid(86_400);
+    let offset = i64::from(utc_offset_minutes.clamp(-(23 * 60 + 59), 23 * 60 + 59));
+    let local = unix_time.saturating_add(offset * 60);
+    let days = local.div_euclid(86_400);
+    let seconds = local.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
     // 1 January 1970 was a Thursday; `rem_euclid(7)` is in 0..7 and `month` in 1..=12.
     let weekday = DAYS[days.rem_euclid(7) as usize];
     let month = MONTHS[(month - 1) as usize];
     let (hour, minute, second) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    let sign = if offset < 0 { '-' } else { '+' };
+    let (offset_hours, offset_minutes) = (offset.abs() / 60, offset.abs() % 60);
     // Writing into a String cannot fail.
-    let _ = write!(out, "{weekday}, {day} {month} {year} {hour:02}:{minute:02}:{second:02} +0000");
+    let _ = write!(
+        out,
+        "{weekday}, {day} {month} {year} {hour:02}:{minute:02}:{second:02} {sign}{offset_hours:02}{offset_minutes:02}"
+    );
 }
 
 /// The proleptic Gregorian (year, month 1..=12, day 1..=31) of a day count from
@@ -205,8 +218,23 @@ mod tests {
 
     fn date(unix_time: i64) -> String {
         let mut out = String::new();
-        write_date(&mut out, unix_time);
+        write_date(&mut out, unix_time, 0);
         out
+    }
+
+    /// RFC 5321 section 4.4 (S-5321-72): local time with its offset.
+    #[test]
+    fn dates_carry_the_servers_offset() {
+        let with = |offset: i16| {
+            let mut out = String::new();
+            write_date(&mut out, 1_715_941_264, offset);
+            out
+        };
+        assert_eq!(with(0), "Fri, 17 May 2024 10:21:04 +0000");
+        assert_eq!(with(120), "Fri, 17 May 2024 12:21:04 +0200");
+        assert_eq!(with(-330), "Fri, 17 May 2024 04:51:04 -0530");
+        assert_eq!(with(-660), "Thu, 16 May 2024 23:21:04 -1100");
+        assert_eq!(with(i16::MAX), "Sat, 18 May 2024 10:20:04 +2359");
     }
 
     #[test]
@@ -231,6 +259,7 @@ mod tests {
             id: Some("1\r\nBcc: x@y"),
             recipient: None,
             unix_time: 0,
+            utc_offset_minutes: 0,
         };
         assert_eq!(received.to_field(), Err(EncodeError::InvalidArgument));
         received.id = None;

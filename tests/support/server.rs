@@ -280,7 +280,8 @@ pub fn run_tls(
     after_tls: &[u8],
     decide: &dyn Fn(&ServerEvent) -> Verdict,
 ) -> Run {
-    let expected = split_invariant(client, |pieces| run_scheduled(config, pieces, after_tls, decide, Schedule::Immediate));
+    let expected =
+        split_invariant(client, |pieces| run_scheduled(config, pieces, after_tls, decide, Schedule::Immediate));
     for schedule in &SCHEDULES[1..] {
         let got = split_invariant(client, |pieces| run_scheduled(config, pieces, after_tls, decide, *schedule));
         assert_eq!(got, expected, "schedule {schedule:?} gave a different result than deciding at once");
