@@ -463,14 +463,23 @@ fn lmtp_refused_bdat_message_gets_one_reply_per_accepted_recipient() {
 // Defect 8: LMTP DATA with no accepted recipient got 554; RFC 2033 section 4.2 says 503.
 #[test]
 fn lmtp_data_without_recipients_gets_503() {
-    let run =
+    let data =
         run(&lmtp(), b"LHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<one@d.example>\r\nDATA\r\nQUIT\r\n", &|event| {
             match event {
                 ServerEvent::Rcpt { .. } => Verdict::Reject(Reply::new(ReplyCode::MAILBOX_UNAVAILABLE, "5.1.1 No")),
                 _ => Verdict::Accept,
             }
         });
-    assert!(run.sent.ends_with("550 5.1.1 No\r\n503 5.5.1 No valid recipients\r\n221 2.0.0 Bye\r\n"), "{}", run.sent);
+    assert!(data.sent.ends_with("550 5.1.1 No\r\n503 5.5.1 No valid recipients\r\n221 2.0.0 Bye\r\n"), "{}", data.sent);
+    let bdat = run(
+        &lmtp(),
+        b"LHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<one@d.example>\r\nBDAT 2 LAST\r\nhiQUIT\r\n",
+        &|event| match event {
+            ServerEvent::Rcpt { .. } => Verdict::Reject(Reply::new(ReplyCode::MAILBOX_UNAVAILABLE, "5.1.1 No")),
+            _ => Verdict::Accept,
+        },
+    );
+    assert!(bdat.sent.ends_with("550 5.1.1 No\r\n503 5.5.1 No valid recipients\r\n221 2.0.0 Bye\r\n"), "{}", bdat.sent);
 }
 
 // Defect 11: MAIL and RCPT lines were capped at 512 octets whatever was offered.

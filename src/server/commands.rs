@@ -387,11 +387,14 @@ impl ServerSession {
     /// refused chunk is still read, and dropped.
     fn bdat(&mut self, size: u64, last: bool) {
         let limit = self.shared.config.max_message_size.unwrap_or(u64::MAX);
+        let lmtp = self.shared.config.lmtp;
         let mut too_big = false;
         let refusal = match &mut self.transaction {
             _ if !self.shared.config.chunking => Some(canned::NOT_OFFERED),
             None if self.hello == Hello::None => Some(canned::NO_HELLO),
             None => Some(canned::NO_MAIL),
+            // As for DATA: 503 in LMTP (RFC 2033 section 4.2), 554 in SMTP.
+            Some(transaction) if transaction.recipients == 0 && lmtp => Some(canned::NO_RECIPIENTS_LMTP),
             Some(transaction) if transaction.recipients == 0 => Some(canned::NO_RECIPIENTS),
             Some(transaction) if transaction.chunked == Some(false) => Some(canned::BDAT_AFTER_DATA),
             Some(transaction) => {

@@ -36,6 +36,62 @@ pub enum Schedule {
     /// At each step, a seeded coin says whether to read or to make one decision, and
     /// which.
     Random(u64),
+    /// At each step a [`Chooser`] says: read on (or end the input), or make the n-th
+    /// held decision. [`explore_every_schedule`] walks every such choice.
+    Scripted,
+}
+
+/// The choices of a [`Schedule::Scripted`] run: those to make (`prefix`, then the first
+/// option each time), and those made with how many options there were.
+#[derive(Debug, Default)]
+pub struct Chooser {
+    pub prefix: Vec<usize>,
+    pub taken: Vec<(usize, usize)>,
+}
+
+impl Chooser {
+    fn choose(&mut self, options: usize) -> usize {
+        let choice = self.prefix.get(self.taken.len()).copied().unwrap_or(0).min(options - 1);
+        self.taken.push((choice, options));
+        choice
+    }
+
+    /// The next schedule in depth-first order, or `None` when every one was run.
+    fn next(&self) -> Option<Vec<usize>> {
+        let mut choices: Vec<usize> = self.taken.iter().map(|(choice, _)| *choice).collect();
+        while let Some((choice, options)) = self.taken.get(choices.len().wrapping_sub(1)).copied() {
+            choices.pop();
+            if choice + 1 < options {
+                choices.push(choice + 1);
+                return Some(choices);
+            }
+        }
+        None
+    }
+}
+
+/// Runs `pieces` under every decision schedule there is: at every point where the
+/// session waits for the application, each held decision may be made next, or the next
+/// read (or the end of input) may come first. Every run must equal `expected`. Returns
+/// how many schedules were run; fails past `limit`.
+pub fn explore_every_schedule(
+    config: &ServerConfig,
+    pieces: &[&[u8]],
+    decide: &dyn Fn(&ServerEvent) -> Verdict,
+    expected: &Run,
+    limit: usize,
+) -> usize {
+    let mut prefix = Vec::new();
+    for explored in 1..=limit {
+        let mut chooser = Chooser { prefix, taken: Vec::new() };
+        let run = drive(config, pieces, b"", decide, Schedule::Scripted, Some(&mut chooser));
+        assert_eq!(&run, expected, "the schedule {:?} gave a different result", chooser.taken);
+        match chooser.next() {
+            Some(next) => prefix = next,
+            None => return explored,
+        }
+    }
+    panic!("more than {limit} schedules");
 }
 
 /// Every schedule [`run`] explores.
@@ -127,6 +183,17 @@ pub fn run_scheduled(
     after_tls: &[u8],
     decide: &dyn Fn(&ServerEvent) -> Verdict,
     schedule: Schedule,
+) -> Run {
+    drive(config, pieces, after_tls, decide, schedule, None)
+}
+
+fn drive(
+    config: &ServerConfig,
+    pieces: &[&[u8]],
+    after_tls: &[u8],
+    decide: &dyn Fn(&ServerEvent) -> Verdict,
+    schedule: Schedule,
+    mut chooser: Option<&mut Chooser>,
 ) -> Run {
     let server = config.clone().build().expect("a valid configuration");
     let mut session = ServerSession::new(&server);
@@ -220,7 +287,16 @@ pub fn run_scheduled(
                 // Reading is always allowed; a held command's input waits in the session.
                 let bounded = pending.wants_input() || session.buffered_input() < 64 * 1024;
                 let can_read = pieces.len() > 0 && bounded;
+                let scripted = match &mut chooser {
+                    // Reading on (or ending the input) is option 0 while there is any.
+                    Some(chooser) => {
+                        let reads = usize::from(!eof);
+                        Some(chooser.choose(reads + held.len()).checked_sub(reads))
+                    }
+                    None => None,
+                };
                 let read = match schedule {
+                    Schedule::Scripted => scripted == Some(None),
                     Schedule::Immediate => false,
                     Schedule::AfterNextRead => can_read && reads_since_event == 0,
                     Schedule::AfterAllInput | Schedule::ReverseAtEnd => can_read,
@@ -239,6 +315,7 @@ pub fn run_scheduled(
                     continue;
                 }
                 let chosen: Vec<(Held, usize)> = match schedule {
+                    Schedule::Scripted => vec![held.remove(scripted.flatten().unwrap_or(0))],
                     Schedule::ReverseAtEnd => held.drain(..).rev().collect(),
                     Schedule::Random(_) => vec![held.remove(rng.below(held.len()))],
                     _ => std::mem::take(&mut held),
