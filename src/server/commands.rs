@@ -13,6 +13,11 @@ use crate::wire::{
     BodyType, Command, ForwardPath, Host, InitialResponse, MailParameters, MailboxSpan, RcptParameters, ReversePath,
 };
 
+/// How many replies may wait behind undecided `RCPT`s, and how many bytes of the
+/// session's own replies, before the session stops reading more commands.
+const MAX_OWED: usize = 512;
+const MAX_HELD_REPLIES: usize = 32 * 1024;
+
 impl ServerSession {
     /// Reads and runs the next command line, if a whole one has arrived and nothing it
     /// depends on is still being decided.
@@ -22,6 +27,12 @@ impl ServerSession {
         // unread. Behind RCPT decisions only, the next line is read to see whether it
         // is another RCPT; a broken line is answered in its place in the queue.
         if self.undecided().any(|kind| !matches!(kind, Kind::Rcpt)) {
+            return Step::Blocked;
+        }
+        // Nor behind a queue of replies that has grown long: the session's own replies
+        // to lines read behind RCPT decisions (refused parameters, errors) are held
+        // until those decisions come, and must stay bounded.
+        if self.owed.len() >= MAX_OWED || self.held.len() >= MAX_HELD_REPLIES {
             return Step::Blocked;
         }
         match self.framer.next_line(&self.input) {
@@ -79,8 +90,15 @@ impl ServerSession {
     /// needs MAIL's (and may run beside other RCPTs); everything else needs all of them.
     fn may_run(&self, line: &[u8]) -> bool {
         let mut undecided = self.undecided().peekable();
-        undecided.peek().is_none()
-            || (starts_with_ignore_case(line, b"RCPT ") && undecided.all(|kind| matches!(kind, Kind::Rcpt)))
+        if undecided.peek().is_none() {
+            return true;
+        }
+        // Beside other RCPTs, while the recipient limit cannot be reached whatever they
+        // are answered (so that the 452 does not depend on when they are decided).
+        let room = self.transaction.as_ref().is_some_and(|transaction| {
+            transaction.recipients + transaction.undecided < self.shared.config.max_recipients
+        });
+        room && starts_with_ignore_case(line, b"RCPT ") && undecided.all(|kind| matches!(kind, Kind::Rcpt))
     }
 
     /// Runs one command line, CRLF removed. An accepted `MAIL` or `RCPT` comes back
@@ -99,15 +117,15 @@ impl ServerSession {
             self.error(canned::LINE_TOO_LONG);
             return None;
         }
+        let parsed = Command::parse(line, &self.options);
         if self.hello == Hello::Refused {
             // RFC 5321 section 3.1: after a 554 greeting, only QUIT is honoured.
-            match Command::parse(line, &self.options) {
+            match &parsed {
                 Ok(Command::Quit) => self.stop_with(canned::BYE),
-                _ => self.error(canned::NO_SERVICE),
+                command => self.refuse(command.as_ref().ok(), canned::NO_SERVICE),
             }
             return None;
         }
-        let parsed = Command::parse(line, &self.options);
         // RFC 3207 section 4: a server that requires TLS answers 530 to every command
         // but NOOP, EHLO, STARTTLS and QUIT until it has it.
         if let Ok(command) = &parsed
@@ -116,7 +134,7 @@ impl ServerSession {
             && !matches!(command, Command::Noop { .. } | Command::Ehlo { .. } | Command::Lhlo { .. })
             && !matches!(command, Command::StartTls | Command::Quit)
         {
-            self.error(canned::STARTTLS_FIRST);
+            self.refuse(Some(command), canned::STARTTLS_FIRST);
             return None;
         }
         match parsed {
@@ -408,14 +426,32 @@ impl ServerSession {
                 None
             }
         };
-        if refusal.is_some() {
-            self.count_error();
-        }
         if too_big {
             self.events.push_back(ServerEvent::TransactionAborted(AbortReason::TooBig));
         }
+        match refusal {
+            Some(refusal) => self.refuse_bdat(refusal, size, last),
+            None => self.enter(Phase::Bdat(BdatBody { reader: BdatReader::new(size), last, size, refused: false })),
+        }
+    }
+
+    /// Refuses a `BDAT` with `reply`, at once, and reads its chunk to drop it: the chunk
+    /// follows the line whatever the answer (RFC 3030 section 2), and its octets are
+    /// never commands. Unless the refusal was one error too many: then nothing more is
+    /// read.
+    fn refuse_bdat(&mut self, reply: Canned, size: u64, last: bool) {
+        self.error(reply);
         if !matches!(self.phase, Phase::Closing) {
-            self.enter(Phase::Bdat(BdatBody { reader: BdatReader::new(size), last, size, refusal }));
+            self.enter(Phase::Bdat(BdatBody { reader: BdatReader::new(size), last, size, refused: true }));
+        }
+    }
+
+    /// Refuses a command before it runs (the connection was refused at the greeting, or
+    /// TLS is required first); a `BDAT`'s chunk is still read and dropped.
+    fn refuse(&mut self, command: Option<&Command<'_>>, reply: Canned) {
+        match command {
+            Some(Command::Bdat { size, last }) => self.refuse_bdat(reply, *size, *last),
+            _ => self.error(reply),
         }
     }
 

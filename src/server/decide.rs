@@ -167,6 +167,8 @@ impl ServerSession {
             self.apply(ticket.id, kind, accept);
         }
         self.release();
+        // The session may want input again: what it said before this decision is void.
+        self.told_no_input = false;
         Ok(())
     }
 

@@ -18,10 +18,12 @@ use crate::output::{Output, Pending};
 use crate::sasl::Mechanism;
 use crate::wire::{BodyType, ParseOptions, Reply, TraceProtocol};
 
-/// Input the session holds while a command waits on the application, beyond one line:
-/// a driver that keeps reading while told [`Output::Pending`] cannot make it grow past
-/// this. The session answers `421` and closes instead. Input the session can use at
-/// once (a message body, commands it can run) is not held, whatever the size of a read.
+/// Input a driver may hand over after being told that the session cannot use it
+/// ([`Pending::wants_input`] false), beyond one line: a driver that keeps reading anyway
+/// cannot make the session hold more. The session answers `421` and closes instead.
+/// Reads handed over while the session waits for the peer are taken whatever their
+/// size: the driver chose that size, and they must give the same result whenever the
+/// decisions come.
 pub(super) const MAX_HELD_INPUT: usize = 1 << 20;
 
 /// A sans-IO SMTP, ESMTP or LMTP server session: one connection, from greeting to
@@ -113,6 +115,9 @@ pub struct ServerSession {
     pub(super) transaction: Option<Transaction>,
     pub(super) errors: u32,
     pub(super) eof: bool,
+    /// The last `poll_output` said `Pending` with `wants_input` false, and no decision
+    /// came since: input handed over now only waits, and is capped.
+    pub(super) told_no_input: bool,
 }
 
 /// What the session is reading now.
@@ -164,8 +169,8 @@ pub(super) struct BdatBody {
     pub(super) last: bool,
     /// The chunk's announced size, for the reply.
     pub(super) size: u64,
-    /// Why the chunk is refused before it is read, if it is.
-    pub(super) refusal: Option<Canned>,
+    /// The chunk was refused (and answered) before it is read: it is dropped.
+    pub(super) refused: bool,
 }
 
 #[derive(Debug)]
@@ -342,12 +347,15 @@ impl ServerSession {
             transaction: None,
             errors: 0,
             eof: false,
+            told_no_input: false,
             shared,
         }
     }
 
-    /// Hands over bytes the peer sent, a read of any size. Body octets flow through;
-    /// only input held behind an undecided command counts against the session's cap.
+    /// Hands over bytes the peer sent. A read of any size is taken while the session
+    /// waits for the peer ([`Output::Wait`], or [`Output::Pending`] wanting input).
+    /// After it said it cannot use input, what is handed over only waits, and more than
+    /// about 1 MiB of it closes the session with `421 4.7.0`.
     pub fn handle_input(&mut self, bytes: &[u8]) {
         if self.accepts_input(bytes.len()) {
             self.input.extend_from_slice(bytes);
@@ -372,20 +380,18 @@ impl ServerSession {
     /// dropped, bytes after the session stopped reading are dropped, and a flood held
     /// behind an undecided command closes the session.
     fn accepts_input(&mut self, len: usize) -> bool {
-        let held = self.undecided().next().is_some();
+        let cap = MAX_HELD_INPUT + self.framer.max_line();
+        let flood = self.told_no_input && self.input.len().saturating_add(len) > cap;
         match &mut self.phase {
             Phase::StartTls { discarded } | Phase::Handshake { discarded } => {
                 *discarded += len;
                 false
             }
             Phase::Closing | Phase::Closed => false,
-            Phase::Commands | Phase::Auth(_) if held => {
-                if self.input.len().saturating_add(len) > MAX_HELD_INPUT + self.framer.max_line() {
-                    self.abort_transaction(AbortReason::Closed);
-                    self.abandon(canned::INPUT_FLOOD);
-                    return false;
-                }
-                true
+            _ if flood => {
+                self.abort_transaction(AbortReason::Closed);
+                self.abandon(canned::INPUT_FLOOD);
+                false
             }
             _ => true,
         }
@@ -441,13 +447,17 @@ impl ServerSession {
     /// `421`; `221` after the application's own goodbye). Replies already decided go out
     /// first; decisions not yet made are dropped ([`DecisionError::Closed`] if answered
     /// later); a transaction in progress is aborted ([`AbortReason::Closed`]); no more
-    /// input is read. Once the reply is out, [`Output::Closed`].
+    /// input is read. Once the reply is out, [`Output::Closed`]. A session that is
+    /// closing already (after `QUIT`, a `421`, or an earlier close) sends nothing more:
+    /// [`DecisionError::Closed`].
     pub fn close_with(&mut self, reply: Reply) -> Result<(), DecisionError> {
         self.close_reply(Some(reply))
     }
 
     fn close_reply(&mut self, reply: Option<Reply>) -> Result<(), DecisionError> {
-        if matches!(self.phase, Phase::Closed) {
+        // Closing already: its last reply (`221`, `421`) is queued, and nothing may
+        // follow it.
+        if matches!(self.phase, Phase::Closing | Phase::Closed) {
             return Err(DecisionError::Closed);
         }
         let mut encoded = BytesMut::new();
@@ -485,9 +495,9 @@ impl ServerSession {
         }
     }
 
-    /// Bytes received and held, not yet used: at most about one command line, or one
-    /// read of a body, in normal operation; never much more than 1 MiB behind a
-    /// decision.
+    /// Bytes received and held, not yet used: at most about one command line, or what
+    /// is left of one read, in normal operation; never more than that read plus 1 MiB
+    /// behind a decision.
     pub fn buffered_input(&self) -> usize {
         self.input.len()
     }
@@ -524,17 +534,16 @@ impl ServerSession {
             }
             let step = self.step();
             let owed = self.decisions_owed();
+            self.told_no_input = false;
             match step {
                 Step::Progress => continue,
-                Step::Blocked if self.input.len() > MAX_HELD_INPUT + self.framer.max_line() => {
-                    self.abort_transaction(AbortReason::Closed);
-                    self.abandon(canned::INPUT_FLOOD);
-                    continue;
-                }
                 _ if !self.out.is_empty() => return Output::Transmit(self.out.split().freeze()),
                 Step::NeedInput if owed == 0 => return Output::Wait(self.timeout()),
                 Step::NeedInput => return Output::Pending(Pending::new(owed, true)),
-                Step::Blocked => return Output::Pending(Pending::new(owed, false)),
+                Step::Blocked => {
+                    self.told_no_input = true;
+                    return Output::Pending(Pending::new(owed, false));
+                }
             }
         }
     }
