@@ -144,12 +144,12 @@ impl ServerSession {
         };
         // The first reply owed goes straight to the output; a later one waits, encoded,
         // in its place.
-        let (shared, tls) = (self.shared.clone(), self.tls);
+        let (shared, tls) = (&*self.shared, self.tls);
         let mut later = BytesMut::new();
         let out = if index == 0 { &mut self.out } else { &mut later };
         match (reply, kind) {
             (Some(reply), _) => reply.encode(out).map_err(DecisionError::Encode)?,
-            (None, Kind::Hello(hello)) => out.put_slice(hello_reply(&shared, hello, tls)),
+            (None, Kind::Hello(hello)) => out.put_slice(hello_reply(shared, hello, tls)),
             (None, _) => kind.accepted().write(out, shared.config.enhanced_status_codes),
         }
         let kept = if index == 0 {
