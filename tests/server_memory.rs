@@ -6,7 +6,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use smtp_sansio::Output;
-use smtp_sansio::server::{ServerConfig, ServerEvent, ServerSession};
+use smtp_sansio::server::{ServerConfig, ServerSession};
 
 /// Counts the allocations of the thread that runs a test, and nothing else: the test
 /// harness allocates on other threads meanwhile.
@@ -61,14 +61,7 @@ fn drive(session: &mut ServerSession) -> usize {
         match session.poll_output() {
             Output::Transmit(bytes) => sent += bytes.len(),
             Output::Event(event) => {
-                let ticket = match &event {
-                    ServerEvent::Mail { ticket, .. }
-                    | ServerEvent::Rcpt { ticket, .. }
-                    | ServerEvent::Data { ticket }
-                    | ServerEvent::MessageEnd { ticket } => Some(ticket.clone()),
-                    _ => None,
-                };
-                if let Some(ticket) = ticket {
+                if let Some(ticket) = event.ticket() {
                     session.accept(ticket).expect("decision");
                 }
             }
@@ -124,4 +117,30 @@ fn commands_allocate_nothing_in_the_steady_state() {
     // Seven commands a round: MAIL, two RCPT, DATA, the body's end, RSET, NOOP.
     let commands = rounds * 7;
     assert_eq!(allocations, 0, "{allocations} allocations for {commands} commands");
+}
+
+// Issue 9, defect 10: an LMTP session kept each recipient as a slice of the read it
+// arrived in, until the message ended: 100 recipients in 60 KB reads pinned 6 MiB.
+#[test]
+fn lmtp_recipients_hold_only_their_own_line() {
+    let mut config = ServerConfig::new("mx.example.org");
+    config.lmtp = true;
+    let server = config.build().unwrap();
+    let mut session = ServerSession::new(&server);
+    drive(&mut session);
+    session.handle_input(b"LHLO client.example.net\r\nMAIL FROM:<alice@example.net>\r\n");
+    drive(&mut session);
+    let before = live_bytes();
+    let filler = "NOOP\r\n".repeat(10_000);
+    for n in 0..100 {
+        // Each recipient arrives at the front of a 60 KB read.
+        let read = format!("RCPT TO:<r{n}@example.org>\r\n{filler}");
+        session.handle_input(read.as_bytes());
+        drive(&mut session);
+    }
+    let held = live_bytes() - before;
+    eprintln!("100 LMTP recipients hold {held} bytes");
+    assert!(held < 256 * 1024, "100 recipients hold {held} bytes");
+    session.handle_input(b"DATA\r\nhi\r\n.\r\n");
+    drive(&mut session);
 }
