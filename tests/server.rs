@@ -5,17 +5,7 @@ mod support;
 
 use smtp_sansio::server::ServerEvent;
 use smtp_sansio::{Reply, ReplyCode};
-use support::server::{Seen, Verdict, accept_all, check_transcript, config};
-
-const EHLO_REPLY: &str = "
-S: 250-mx.example.org
-S: 250-PIPELINING
-S: 250-SIZE 10240000
-S: 250-8BITMIME
-S: 250-SMTPUTF8
-S: 250-CHUNKING
-S: 250-ENHANCEDSTATUSCODES
-S: 250 HELP";
+use support::server::{EHLO_REPLY, Seen, Verdict, accept_all, check_transcript, config};
 
 fn with_ehlo(text: &str) -> String {
     text.replace("S: <ehlo>", EHLO_REPLY.trim())

@@ -5,16 +5,7 @@ mod support;
 
 use smtp_sansio::server::ServerEvent;
 use smtp_sansio::{Reply, ReplyCode};
-use support::server::{Verdict, accept_all, check_transcript, config, run};
-
-const EHLO: &str = "S: 250-mx.example.org
-        S: 250-PIPELINING
-        S: 250-SIZE 10240000
-        S: 250-8BITMIME
-        S: 250-SMTPUTF8
-        S: 250-CHUNKING
-        S: 250-ENHANCEDSTATUSCODES
-        S: 250 HELP";
+use support::server::{EHLO_REPLY, Verdict, accept_all, check_transcript, config, run};
 
 // RFC 5321 section 4.1.1.9 (S-5321-44) and 4.1.4 (S-5321-51): NOOP ignores its argument;
 // NOOP, HELP, VRFY, EXPN and RSET work before any greeting.
@@ -47,11 +38,11 @@ fn a_second_ehlo_ends_the_open_transaction() {
         &format!(
             "S: 220 mx.example.org ESMTP ready
             C: EHLO c.example
-            {EHLO}
+            {EHLO_REPLY}
             C: MAIL FROM:<a@example.net>
             S: 250 2.1.0 Sender OK
             C: EHLO c.example
-            {EHLO}
+            {EHLO_REPLY}
             C: RCPT TO:<b@example.org>
             S: 503 5.5.1 Send MAIL first
             C: QUIT

@@ -152,20 +152,20 @@ pub fn answer(session: &mut ServerSession, held: Held) -> bool {
     }
 }
 
-/// An event as text, without the session number its tickets carry (it differs from
-/// run to run).
+/// An event as text (a ticket's `Debug` leaves its session's number out).
 pub fn describe(event: &ServerEvent) -> String {
-    let text = format!("{event:?}");
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text.as_str();
-    while let Some(at) = rest.find("session: ") {
-        out.push_str(&rest[..at]);
-        out.push_str("session: _");
-        rest = rest[at + 9..].trim_start_matches(|c: char| c.is_ascii_digit());
-    }
-    out.push_str(rest);
-    out
+    format!("{event:?}")
 }
+
+/// The EHLO reply of [`config`], as transcript lines.
+pub const EHLO_REPLY: &str = "S: 250-mx.example.org
+S: 250-PIPELINING
+S: 250-SIZE 10240000
+S: 250-8BITMIME
+S: 250-SMTPUTF8
+S: 250-CHUNKING
+S: 250-ENHANCEDSTATUSCODES
+S: 250 HELP";
 
 /// Runs `config`'s session over `pieces`, then end of input. Every event with a ticket
 /// is decided at once by `decide`.
