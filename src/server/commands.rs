@@ -339,7 +339,7 @@ impl ServerSession {
         let refusal = match &self.transaction {
             _ if self.hello == Hello::None => canned::NO_HELLO,
             None => canned::NO_MAIL,
-            Some(transaction) if transaction.chunked.is_some() => canned::RCPT_AFTER_BODY,
+            Some(transaction) if transaction.chunking => canned::RCPT_AFTER_BODY,
             // RFC 5321 section 4.5.3.1.10: 452, and the client sends the rest later.
             Some(transaction) if transaction.recipients + transaction.undecided >= max => {
                 self.reply(canned::TOO_MANY_RECIPIENTS);
@@ -379,7 +379,7 @@ impl ServerSession {
         let refusal = match &self.transaction {
             None if self.hello == Hello::None => Some(canned::NO_HELLO),
             None => Some(canned::NO_MAIL),
-            Some(transaction) if transaction.chunked == Some(true) => Some(canned::DATA_AFTER_BDAT),
+            Some(transaction) if transaction.chunking => Some(canned::DATA_AFTER_BDAT),
             Some(transaction) if transaction.body == Some(BodyType::BinaryMime) => Some(canned::BINARY_NEEDS_BDAT),
             // RFC 2033 section 4.2: 503 in LMTP; RFC 5321 section 3.3: 554 in SMTP.
             Some(transaction) if transaction.recipients == 0 && self.shared.config.lmtp => {
@@ -391,10 +391,6 @@ impl ServerSession {
         match refusal {
             Some(refusal) => self.error(refusal),
             None => {
-                // The transaction uses DATA now, accepted or not (RFC 3030 section 3).
-                if let Some(transaction) = &mut self.transaction {
-                    transaction.chunked = Some(false);
-                }
                 self.ask(Kind::Data, |ticket| ServerEvent::Data { ticket });
             }
         }
@@ -414,9 +410,8 @@ impl ServerSession {
             // As for DATA: 503 in LMTP (RFC 2033 section 4.2), 554 in SMTP.
             Some(transaction) if transaction.recipients == 0 && lmtp => Some(canned::NO_RECIPIENTS_LMTP),
             Some(transaction) if transaction.recipients == 0 => Some(canned::NO_RECIPIENTS),
-            Some(transaction) if transaction.chunked == Some(false) => Some(canned::BDAT_AFTER_DATA),
             Some(transaction) => {
-                transaction.chunked = Some(true);
+                transaction.chunking = true;
                 // A chunk that would take the message past the limit ends it (RFC 1870
                 // section 6.3); the rest of the chunks are read and dropped.
                 if transaction.refused.is_none() && transaction.received.saturating_add(size) > limit {
@@ -473,7 +468,8 @@ impl ServerSession {
     fn auth(&mut self, name: &str, initial_response: Option<InitialResponse<'_>>) {
         let refusal = match () {
             _ if self.shared.config.auth_mechanisms.is_empty() => Some(canned::NOT_OFFERED),
-            _ if self.hello != Hello::Ehlo => Some(canned::NO_HELLO),
+            // RFC 4954 section 4: AUTH is an extension, offered only after EHLO.
+            _ if self.hello != Hello::Ehlo => Some(canned::NO_EHLO),
             _ if self.authenticated => Some(canned::ALREADY_AUTHENTICATED),
             _ if self.transaction.is_some() => Some(canned::AUTH_IN_TRANSACTION),
             _ => None,
@@ -551,10 +547,16 @@ impl ServerSession {
                 self.consume(discard);
                 Step::NeedInput
             }
-            Framed::LineTooLong { consumed } | Framed::BareLf { consumed } => {
+            Framed::LineTooLong { consumed } => {
                 self.consume(consumed);
                 self.enter(Phase::Commands);
                 self.error(canned::LINE_TOO_LONG);
+                Step::Progress
+            }
+            Framed::BareLf { consumed } => {
+                self.consume(consumed);
+                self.enter(Phase::Commands);
+                self.error(canned::BARE_LF_COMMAND);
                 Step::Progress
             }
             Framed::Line { len, consumed } => {

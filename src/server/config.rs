@@ -51,7 +51,9 @@ pub struct ServerConfig {
     pub binary_mime: bool,
     /// Offer `DSN` (RFC 3461): the `RET`, `ENVID`, `NOTIFY` and `ORCPT` parameters.
     pub dsn: bool,
-    /// Offer `ENHANCEDSTATUSCODES` (RFC 2034). The codes are sent either way.
+    /// Offer `ENHANCEDSTATUSCODES` (RFC 2034), and put an enhanced status code on every
+    /// reply but the greeting, `HELO`/`EHLO`'s and 3xx (the application's too, when it
+    /// gives none). Off: no reply carries one.
     pub enhanced_status_codes: bool,
     /// Offer `STARTTLS` (RFC 3207) while the connection is not yet encrypted. The
     /// driver must be able to upgrade it when asked ([`Output::StartTls`](crate::Output::StartTls)).

@@ -138,7 +138,7 @@ impl ServerSession {
                 if !fits || !class_fits {
                     return Err(DecisionError::WrongCode);
                 }
-                Some(self.with_status(reply, kind))
+                Some(self.with_status(reply, Some(kind)))
             }
             None => None,
         };
@@ -172,9 +172,10 @@ impl ServerSession {
         Ok(())
     }
 
-    /// The reply with the enhanced status code its command and class call for, when
-    /// codes are on and the application gave none (not even in its text).
-    fn with_status(&self, reply: Reply, kind: Kind) -> Reply {
+    /// The reply with the enhanced status code its command (`None`: no command, as for a
+    /// close) and class call for, when codes are on and the application gave none (not
+    /// even in its text).
+    pub(super) fn with_status(&self, reply: Reply, kind: Option<Kind>) -> Reply {
         let code = reply.code().get();
         let given = reply.enhanced().is_some()
             || reply.lines().next().is_some_and(|text| EnhancedStatus::parse_prefix(text).is_some());
@@ -183,7 +184,11 @@ impl ServerSession {
         }
         // A 3-digit code's first digit is 2 to 5.
         let class = (code / 100) as u8;
-        match kind.default_status(class) {
+        let status = match kind {
+            Some(kind) => kind.default_status(class),
+            None => EnhancedStatus::try_new(class, 0, 0),
+        };
+        match status {
             Some(status) => reply.with_enhanced(status),
             None => reply,
         }

@@ -116,13 +116,13 @@ pub enum ServerEvent {
     BodyChunk(Bytes),
     /// The body is complete (`<CRLF>.<CRLF>`, or `BDAT ... LAST`): accept to take
     /// responsibility for the message (`250 2.0.0`; say the queue id with
-    /// `accept_with`). In LMTP, [`ServerEvent::Delivery`] events follow instead.
+    /// `accept_with`). SMTP only: in LMTP, [`ServerEvent::Delivery`] events come instead.
     MessageEnd {
-        /// What to answer (SMTP only; in LMTP it needs no answer).
+        /// What to answer.
         ticket: Ticket,
     },
-    /// LMTP (RFC 2033 section 4.2): the outcome for one accepted recipient, one event
-    /// each, in `RCPT` order, after [`ServerEvent::MessageEnd`].
+    /// LMTP (RFC 2033 section 4.2): the body is complete; the outcome for one accepted
+    /// recipient, one event each, in `RCPT` order.
     Delivery {
         /// What to answer.
         ticket: Ticket,

@@ -55,7 +55,12 @@ pub(super) const MAX_HELD_INPUT: usize = 1 << 20;
 ///   first, decisions included. A forced close (timeout, too many errors, a flood of
 ///   input while waiting, a `421` decision, [`close`](Self::close)) sends the replies
 ///   already decided, then its `421`; decisions not yet made are dropped, and
-///   answering them gives [`DecisionError::Closed`].
+///   answering them gives [`DecisionError::Closed`] (as does answering any ticket once
+///   the session closed, even one answered before).
+/// * **A forgotten ticket holds the connection.** While the application owes a decision
+///   no peer timeout runs, by design: an application that drops a ticket (a catch-all
+///   that ignores an event with a ticket) keeps the session waiting until it closes it.
+///   Answer every ticket, or [`close`](Self::close) the session.
 ///
 /// ```
 /// use smtp_sansio::server::{ServerConfig, ServerEvent, ServerSession};
@@ -207,8 +212,10 @@ pub(super) struct Transaction {
     pub(super) lmtp_recipients: Vec<(u64, RcptCommand, bool)>,
     /// Body octets received so far (all `BDAT` chunks together).
     pub(super) received: u64,
-    /// How the body is being sent: `Some(true)` for `BDAT`, `Some(false)` for `DATA`.
-    pub(super) chunked: Option<bool>,
+    /// A `BDAT` chunk was taken: the body is being sent in chunks, so neither `RCPT`
+    /// nor `DATA` may follow (RFC 3030 section 2). (An accepted `DATA` reads the whole
+    /// body and ends the transaction; a refused one changes nothing.)
+    pub(super) chunking: bool,
     /// A `BDAT` chunk was refused: the rest of the message is read and dropped, and
     /// answered with this.
     pub(super) refused: Option<AbortReason>,
@@ -223,7 +230,7 @@ impl Transaction {
             undecided: 0,
             lmtp_recipients: Vec::new(),
             received: 0,
-            chunked: None,
+            chunking: false,
             refused: None,
         }
     }
@@ -388,6 +395,8 @@ impl ServerSession {
                 false
             }
             Phase::Closing | Phase::Closed => false,
+            // Nothing comes after the end of input: a driver that says otherwise is wrong.
+            _ if self.eof => false,
             _ if flood => {
                 self.abort_transaction(AbortReason::Closed);
                 self.abandon(canned::INPUT_FLOOD);
@@ -409,6 +418,11 @@ impl ServerSession {
     /// ([`Output::Pending`]): the client is not to blame for that wait.
     pub fn handle_timeout(&mut self) {
         if matches!(self.phase, Phase::Closing | Phase::Closed) || self.undecided().next().is_some() {
+            return;
+        }
+        if matches!(self.phase, Phase::StartTls { .. } | Phase::Handshake { .. }) {
+            // No plaintext reply can follow the `220` to STARTTLS.
+            self.enter(Phase::Closed);
             return;
         }
         self.abort_transaction(AbortReason::Timeout);
@@ -449,7 +463,9 @@ impl ServerSession {
     /// later); a transaction in progress is aborted ([`AbortReason::Closed`]); no more
     /// input is read. Once the reply is out, [`Output::Closed`]. A session that is
     /// closing already (after `QUIT`, a `421`, or an earlier close) sends nothing more:
-    /// [`DecisionError::Closed`].
+    /// [`DecisionError::Closed`]. During a TLS handshake nothing can be written in
+    /// plaintext: the session closes without a reply. Without an enhanced status code,
+    /// the reply gets `X.0.0` when ENHANCEDSTATUSCODES is on.
     pub fn close_with(&mut self, reply: Reply) -> Result<(), DecisionError> {
         self.close_reply(Some(reply))
     }
@@ -463,10 +479,15 @@ impl ServerSession {
         let mut encoded = BytesMut::new();
         match reply {
             Some(reply) if (300..400).contains(&reply.code().get()) => return Err(DecisionError::WrongCode),
-            Some(reply) => reply.encode(&mut encoded).map_err(DecisionError::Encode)?,
+            Some(reply) => self.with_status(reply, None).encode(&mut encoded).map_err(DecisionError::Encode)?,
             None => canned::SHUTTING_DOWN.write(&mut encoded, self.shared.config.enhanced_status_codes),
         }
         self.abort_transaction(AbortReason::Closed);
+        if matches!(self.phase, Phase::StartTls { .. } | Phase::Handshake { .. }) {
+            // The peer speaks TLS now: no plaintext reply can follow the `220`.
+            self.enter(Phase::Closed);
+            return Ok(());
+        }
         self.drop_undecided();
         self.put_reply_bytes(&encoded);
         self.stop_reading();

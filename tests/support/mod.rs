@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod conversation;
+pub mod manual;
 pub mod pair;
 pub mod server;
 

@@ -208,7 +208,9 @@ fn drive(
     // out of the comparison; their tickets answer `DecisionError::Closed`.
     let mut dropped = Vec::new();
     // Likewise the commands after one answered `421`, which closes the session.
-    let (mut ticketed, mut closing_at, mut answered_421) = (Vec::new(), None, false);
+    // (`closing` holds the events answered `421`; once one is answered, the session may
+    // owe fewer decisions than the application holds.)
+    let (mut ticketed, mut closing, mut answered_421) = (Vec::new(), Vec::new(), false);
     let mut reads_since_event = 0;
     let mut eof = false;
     let mut rng = XorShift::new(match schedule {
@@ -241,9 +243,10 @@ fn drive(
                     reads_since_event = 0;
                     let index = run.events.len() - 1;
                     ticketed.push(index);
-                    let closes = matches!(&ticket, Held::Plain(_, Verdict::Reject(reply)) if reply.code().get() == 421);
-                    if closes && closing_at.is_none() {
-                        closing_at = Some(index);
+                    let closes = matches!(&ticket, Held::Plain(_, Verdict::Reject(reply)) | Held::Auth(_, Verdict::Reject(reply))
+                        if reply.code().get() == 421);
+                    if closes {
+                        closing.push(index);
                     }
                     match schedule {
                         Schedule::Immediate => {
@@ -287,10 +290,13 @@ fn drive(
                 // Reading is always allowed; a held command's input waits in the session.
                 let bounded = pending.wants_input() || session.buffered_input() < 64 * 1024;
                 let can_read = pieces.len() > 0 && bounded;
+                // The input may end early, while decisions are owed; not before the
+                // bytes that follow a TLS handshake still to come.
+                let may_end = !eof && after_tls.is_none_or(<[u8]>::is_empty);
                 let scripted = match &mut chooser {
                     // Reading on (or ending the input) is option 0 while there is any.
                     Some(chooser) => {
-                        let reads = usize::from(!eof);
+                        let reads = usize::from(pieces.len() > 0 || may_end);
                         Some(chooser.choose(reads + held.len()).checked_sub(reads))
                     }
                     None => None,
@@ -300,7 +306,7 @@ fn drive(
                     Schedule::Immediate => false,
                     Schedule::AfterNextRead => can_read && reads_since_event == 0,
                     Schedule::AfterAllInput | Schedule::ReverseAtEnd => can_read,
-                    Schedule::AfterEof => can_read || (!eof && pieces.len() == 0),
+                    Schedule::AfterEof => can_read || (may_end && pieces.len() == 0),
                     Schedule::Random(_) => can_read && rng.below(2) == 0,
                 };
                 if read {
@@ -321,7 +327,7 @@ fn drive(
                     _ => std::mem::take(&mut held),
                 };
                 for (ticket, index) in chosen {
-                    answered_421 |= closing_at == Some(index);
+                    answered_421 |= closing.contains(&index);
                     if !answer(&mut session, ticket) {
                         dropped.push(index);
                     }
@@ -337,7 +343,7 @@ fn drive(
     let mut index = 0;
     run.events.retain(|_| {
         index += 1;
-        let after_421 = closing_at.is_some_and(|at| index - 1 > at) && ticketed.contains(&(index - 1));
+        let after_421 = closing.first().is_some_and(|at| index - 1 > *at) && ticketed.contains(&(index - 1));
         !dropped.contains(&(index - 1)) && !after_421
     });
     run.sent = String::from_utf8_lossy(&sent).into_owned();
