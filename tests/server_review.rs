@@ -581,9 +581,7 @@ fn r_auth_decisions_pipelined_and_at_end_of_input() {
     let got = run(&auth_config(), client.as_bytes(), &auth_decide);
     // AUTH needs EHLO here.
     assert!(
-        sent_of(&got).ends_with(
-            "503 5.5.1 Send EHLO first\r\n503 5.5.1 Send EHLO first\r\n250 2.1.0 Sender OK\r\n"
-        ),
+        sent_of(&got).ends_with("503 5.5.1 Send EHLO first\r\n503 5.5.1 Send EHLO first\r\n250 2.1.0 Sender OK\r\n"),
         "{}",
         sent_of(&got)
     );
