@@ -202,3 +202,25 @@ fn vrfy_and_expn_take_the_smtputf8_parameter() {
     let run = run(&config, "EHLO c\r\nVRFY jörg SMTPUTF8\r\nEXPN équipe SMTPUTF8\r\nQUIT\r\n".as_bytes(), &decide);
     assert_eq!(run.sent.matches("252 2.5.0").count(), 2, "{}", run.sent);
 }
+
+// RFC 6531 section 3.4 (S-6531-9): a non-ASCII address without SMTPUTF8 is refused with
+// X.6.7 ("Non-ASCII addresses not permitted for that sender/recipient"), here with
+// 553 (mailbox name not allowed), one of the reply codes the IANA registry of enhanced
+// status codes lists for X.6.7.
+#[test]
+fn a_non_ascii_address_without_smtputf8_gets_x_6_7() {
+    let run = run(
+        &config(),
+        "EHLO c\r\nMAIL FROM:<jörg@example.net>\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<jörg@example.org>\r\nQUIT\r\n"
+            .as_bytes(),
+        &accept_all,
+    );
+    assert!(
+        run.sent.ends_with(
+            "553 5.6.7 invalid sender address: non-ASCII address without SMTPUTF8\r\n250 2.1.0 Sender OK\r\n\
+             553 5.6.7 Non-ASCII address needs SMTPUTF8\r\n221 2.0.0 Bye\r\n"
+        ),
+        "{}",
+        run.sent
+    );
+}
