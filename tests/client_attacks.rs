@@ -319,3 +319,23 @@ fn a_refusal_with_more_bytes_behind_it_ends_the_session_once() {
     assert_eq!(run.events.iter().filter(|e| e.starts_with("Closed")).count(), 1, "{:?}", run.events);
     assert_eq!(run.events.iter().filter(|e| e.starts_with("Failed")).count(), 1, "{:?}", run.events);
 }
+
+// Issue 10, defect 6: replies are judged by their first digit (RFC 5321 section 4.2.1):
+// `350` to DATA goes ahead, `471` is a transient refusal, not a malformed reply.
+#[test]
+fn replies_are_judged_by_their_first_digit() {
+    let run = run_client_all_ways(
+        &config(),
+        &[(envelope(&["<b@example.org>", "<c@example.org>"]), b"hi\r\n")],
+        &[
+            GREETING,
+            EHLO,
+            b"250 OK\r\n250 OK\r\n471 4.7.1 Try again later\r\n350 go on\r\n",
+            b"250 2.0.0 queued\r\n",
+            b"221 bye\r\n",
+        ],
+    );
+    assert!(has(&run.events, "Accepted"), "{:?}", run.events);
+    assert!(has(&run.events, "ReplyCode(471)"), "{:?}", run.events);
+    assert!(run.sent.ends_with("DATA\r\nhi\r\n.\r\nQUIT\r\n"), "{}", run.sent);
+}

@@ -58,12 +58,22 @@ fn malformed_lines_are_errors() {
         b"abc text\r\n",
         b"600 out of range\r\n",
         b"199 too low\r\n",
-        b"260 bad second digit\r\n",
         b"250_x\r\n",
         b"\r\n",
     ] {
         assert_eq!(replies_all_ways(line), [Err(ReplyError::Malformed)], "{:?}", String::from_utf8_lossy(line));
     }
+}
+
+// Issue 10, defect 6: real servers send codes whose second digit is over 5; RFC 5321
+// section 4.2.1 judges a reply by its first digit.
+#[test]
+fn codes_with_any_second_digit_are_judged_by_their_first() {
+    let replies = replies_all_ways(b"471 4.7.1 Try again later\r\n291 odd but fine\r\n599 no\r\n");
+    let codes: Vec<_> = replies.iter().map(|reply| reply.as_ref().unwrap().code()).collect();
+    assert_eq!(codes.iter().map(|code| code.get()).collect::<Vec<_>>(), [471, 291, 599]);
+    assert!(codes[0].is_transient() && codes[1].is_positive() && codes[2].is_permanent());
+    assert_eq!(replies[0].as_ref().unwrap().enhanced(), Some(EnhancedStatus::new(4, 7, 1)));
 }
 
 #[test]
@@ -156,7 +166,7 @@ fn long_text_is_split_into_lines_of_at_most_512_octets() {
 
 #[test]
 fn reply_codes_are_validated_and_classified() {
-    assert!(ReplyCode::new(199).is_none() && ReplyCode::new(600).is_none() && ReplyCode::new(260).is_none());
+    assert!(ReplyCode::new(199).is_none() && ReplyCode::new(600).is_none());
     let code = ReplyCode::new(451).unwrap();
     assert!(code.is_transient() && !code.is_permanent() && !code.is_positive());
     assert!(ReplyCode::START_MAIL_INPUT.is_intermediate());
@@ -229,4 +239,14 @@ fn an_ehlo_reply_from_a_server_named_like_a_status_code_keeps_its_name() {
         let capabilities = Capabilities::from_reply(replies[0].as_ref().unwrap()).unwrap();
         assert_eq!(capabilities.domain(), "2.0.0");
     }
+}
+
+// Issue 10, defect 6: `SMTPUTF8` with a parameter (which no RFC defines) still means the
+// extension is offered.
+#[test]
+fn smtputf8_with_a_parameter_is_still_offered() {
+    let reply = replies_all_ways(b"250-mx.example.org\r\n250-SMTPUTF8 LOCAL\r\n250 8BITMIME\r\n").remove(0).unwrap();
+    let capabilities = Capabilities::from_reply(&reply).unwrap();
+    assert!(capabilities.has(&Capability::SmtpUtf8));
+    assert!(capabilities.has(&Capability::EightBitMime));
 }

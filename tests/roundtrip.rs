@@ -135,7 +135,7 @@ fn enhanced() -> impl Strategy<Value = (u16, u16)> {
 }
 
 fn reply() -> impl Strategy<Value = Reply> {
-    let code = (2..=5u16, 0..=5u16, 0..=9u16).prop_map(|(a, b, c)| ReplyCode::new(a * 100 + b * 10 + c).unwrap());
+    let code = (2..=5u16, 0..=9u16, 0..=9u16).prop_map(|(a, b, c)| ReplyCode::new(a * 100 + b * 10 + c).unwrap());
     // Text that does not itself start like an enhanced code or with a space.
     let line = "([a-zA-Z][ -~]{0,60})?";
     (code, prop::option::of(enhanced()), prop::collection::vec(line, 1..5)).prop_map(|(code, status, lines)| {

@@ -565,13 +565,13 @@ impl ClientSession {
     }
 
     fn on_auth(&mut self, step: AuthStep, reply: Reply) {
-        let code = reply.code().get();
-        if code == 235 {
+        // Judged by class (RFC 5321 section 4.2.1): 2yz succeeded, 3yz is a challenge.
+        if reply.code().is_positive() {
             self.authenticated = true;
             // RFC 4954 section 4: after AUTH the server's extensions may change.
             return self.ready();
         }
-        if code != 334 || step == AuthStep::Closing {
+        if !reply.code().is_intermediate() || step == AuthStep::Closing {
             self.events.push_back(ClientEvent::AuthFailed { reply: Some(reply) });
             return self.ready();
         }
@@ -720,7 +720,8 @@ impl ClientSession {
                 }
                 self.events.push_back(ClientEvent::Recipient { message: id, index, reply });
             }
-            Expect::Data if reply.code().get() == 354 => {
+            // Any 3yz goes ahead (RFC 5321 section 4.2.1), not only 354.
+            Expect::Data if reply.code().is_intermediate() => {
                 if transaction.mail_ok && !transaction.accepted.is_empty() {
                     transaction.body_open = true;
                     self.events.push_back(ClientEvent::BodyWanted { message: id });

@@ -110,7 +110,8 @@ impl Capability {
             ("8BITMIME", _) => flag(Self::EightBitMime),
             ("BINARYMIME", _) => flag(Self::BinaryMime),
             ("CHUNKING", _) => flag(Self::Chunking),
-            ("SMTPUTF8", _) => flag(Self::SmtpUtf8),
+            // Parameters after SMTPUTF8 are not defined; some servers send them anyway.
+            ("SMTPUTF8", _) => Some(Self::SmtpUtf8),
             ("STARTTLS", _) => flag(Self::StartTls),
             ("ENHANCEDSTATUSCODES", _) => flag(Self::EnhancedStatusCodes),
             ("DSN", _) => flag(Self::Dsn),

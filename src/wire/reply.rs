@@ -17,8 +17,11 @@ use crate::framing::{BareLf, Framed, LineFramer};
 /// The maximum length of a reply line, CRLF included (RFC 5321 section 4.5.3.1.5).
 pub const MAX_REPLY_LINE: usize = 512;
 
-/// A three-digit reply code (RFC 5321 section 4.2): first digit 2 to 5, second 0 to 5,
-/// third 0 to 9.
+/// A three-digit reply code (RFC 5321 section 4.2): first digit 2 to 5, then any two
+/// digits. RFC 5321 defines second digits 0 to 5, but real servers send others
+/// (`471 4.7.1 Try again later`), and section 4.2.1 lets a client judge a reply by its
+/// first digit alone: such codes are taken, and [`class`](Self::class) says what they
+/// mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ReplyCode(u16);
 
@@ -90,8 +93,7 @@ reply_codes! {
 impl ReplyCode {
     /// The code, if `value` is a valid reply code.
     pub const fn new(value: u16) -> Option<Self> {
-        let (first, second, third) = (value / 100, value / 10 % 10, value % 10);
-        if first >= 2 && first <= 5 && second <= 5 && third <= 9 { Some(Self(value)) } else { None }
+        if value >= 200 && value <= 599 { Some(Self(value)) } else { None }
     }
 
     /// The code as a number.
