@@ -339,3 +339,31 @@ fn replies_are_judged_by_their_first_digit() {
     assert!(has(&run.events, "ReplyCode(471)"), "{:?}", run.events);
     assert!(run.sent.ends_with("DATA\r\nhi\r\n.\r\nQUIT\r\n"), "{}", run.sent);
 }
+
+// Issue 10, defect 7: `send` after the session closed returned a `MessageId` that was
+// never reported; now the message fails at once.
+#[test]
+fn a_message_sent_after_the_session_ended_is_reported_failed() {
+    use smtp_sansio::Output;
+    use smtp_sansio::client::{ClientEvent, ClientSession, Failure};
+    let mut client = ClientSession::new(config());
+    client.quit();
+    let mut server: Vec<&[u8]> = vec![GREETING, EHLO, b"221 bye\r\n"];
+    server.reverse();
+    loop {
+        match client.poll_output() {
+            Output::Closed => break,
+            Output::Wait(_) | Output::Pending(_) => match server.pop() {
+                Some(bytes) => client.handle_input(bytes),
+                None => client.handle_eof(),
+            },
+            _ => {}
+        }
+    }
+    let late = client.send(envelope(&["<b@example.org>"]));
+    match client.poll_output() {
+        Output::Event(ClientEvent::Failed { message, failure: Failure::SessionEnded(_) }) => assert_eq!(message, late),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(client.poll_output(), Output::Closed);
+}

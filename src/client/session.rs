@@ -92,6 +92,8 @@ pub struct ClientSession {
     quit_requested: bool,
     /// A failed transaction must be reset before the next `MAIL`.
     needs_reset: bool,
+    /// Why the session ended, once it has: a message sent later fails for this.
+    ended: Option<CloseReason>,
 }
 
 /// What the session is doing.
@@ -204,15 +206,25 @@ impl ClientSession {
             next_id: 0,
             quit_requested: false,
             needs_reset: false,
+            ended: None,
         }
     }
 
     /// Enqueues a message. It goes once the session is ready and the messages before it
     /// are done; its body is asked for with [`ClientEvent::BodyWanted`].
+    ///
+    /// A message sent after the session ended is reported failed at once
+    /// ([`Failure::SessionEnded`], after [`ClientEvent::Closed`]): it is never lost.
     pub fn send(&mut self, envelope: Envelope) -> MessageId {
         let id = MessageId(self.next_id);
         self.next_id += 1;
-        self.queue.push_back((id, envelope));
+        match &self.ended {
+            Some(reason) => {
+                let failure = Failure::SessionEnded(reason.clone());
+                self.events.push_back(ClientEvent::Failed { message: id, failure });
+            }
+            None => self.queue.push_back((id, envelope)),
+        }
         id
     }
 
@@ -448,7 +460,8 @@ impl ClientSession {
         for (id, _) in self.queue.drain(..) {
             self.events.push_back(ClientEvent::Failed { message: id, failure: Failure::SessionEnded(reason.clone()) });
         }
-        self.events.push_back(ClientEvent::Closed { reason });
+        self.events.push_back(ClientEvent::Closed { reason: reason.clone() });
+        self.ended = Some(reason);
         self.expected.clear();
         self.phase = Phase::Closing;
     }
