@@ -47,7 +47,7 @@ fn body(size: usize, seed: u64) -> Vec<u8> {
 
 /// Runs one connection of `MESSAGES` messages; returns the messages accepted.
 fn transactions(client_config: &ClientConfig, server: &Server, envelope: &Envelope, message: &[u8]) -> usize {
-    let mut client = ClientSession::new(client_config.clone());
+    let mut client = ClientSession::new(&client_config.clone().build().unwrap());
     let mut server = ServerSession::new(server);
     for _ in 0..MESSAGES {
         client.send(envelope.clone());

@@ -131,7 +131,7 @@ fn run_ours(server: &Server, script: &[u8]) -> Tally {
                 None => session.handle_eof(),
             },
             Output::Closed => break,
-            Output::StartTls | Output::Pending(_) => unreachable!("every decision is made at once"),
+            Output::StartTls | Output::Pending(_) | Output::Idle => unreachable!("every decision is made at once"),
         }
     }
     // Decisions are MAIL, RCPT, DATA and the end of each message; the rest are EHLO,

@@ -41,10 +41,10 @@ fn run(args: &ClientArgs) -> std::io::Result<i32> {
     let name = tls::server_name(&args.server)?;
     let handshake = || rustls::ClientConnection::new(args.tls.clone(), name.clone()).map_err(std::io::Error::other);
     let mut stream = Link::Plain(TcpStream::connect(&args.server)?);
-    if args.config.implicit_tls {
+    if args.client.config().implicit_tls {
         stream = stream.upgrade(handshake()?)?;
     }
-    let mut session = ClientSession::new(args.config.clone());
+    let mut session = ClientSession::new(&args.client);
     session.send(args.envelope.clone());
     session.quit();
     let mut exit = 0;
@@ -89,8 +89,8 @@ fn run(args: &ClientArgs) -> std::io::Result<i32> {
             // QUIT was asked for up front, so the session is idle only if it has nothing
             // more to send and no reply to wait for without having closed. Nothing more to
             // do, then; the conversation did not end as it should: a transient failure.
-            Output::Pending(pending) => {
-                eprintln!("the session stopped with nothing to send ({} owed)", pending.owed());
+            Output::Pending(_) | Output::Idle => {
+                eprintln!("the session stopped with nothing to send and no reply to wait for");
                 let _ = stream.close();
                 return Ok(exit.max(75));
             }

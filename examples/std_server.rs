@@ -160,6 +160,7 @@ fn serve(
                 eprintln!("{peer}: bug: {} decisions owed, but every one was answered; closing", pending.owed());
                 session.close();
             }
+            Output::Idle => unreachable!("a server session is never idle"),
             Output::Closed => return stream.close(),
         }
     }

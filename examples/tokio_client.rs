@@ -43,11 +43,11 @@ async fn run(args: &ClientArgs) -> std::io::Result<i32> {
     let connector = TlsConnector::from(args.tls.clone());
     let name = tls::server_name(&args.server)?;
     let mut stream: Link<TlsStream<TcpStream>> = Link::Plain(TcpStream::connect(&args.server).await?);
-    if args.config.implicit_tls {
+    if args.client.config().implicit_tls {
         let plain = stream.take_plain()?;
         stream = Link::Tls(Box::new(connector.connect(name.clone(), plain).await?));
     }
-    let mut session = ClientSession::new(args.config.clone());
+    let mut session = ClientSession::new(&args.client);
     session.send(args.envelope.clone());
     session.quit();
     let mut exit = 0;
@@ -89,8 +89,8 @@ async fn run(args: &ClientArgs) -> std::io::Result<i32> {
             // QUIT was asked for up front, so the session is idle only if it has nothing
             // more to send and no reply to wait for without having closed. Nothing more to
             // do, then; the conversation did not end as it should: a transient failure.
-            Output::Pending(pending) => {
-                eprintln!("the session stopped with nothing to send ({} owed)", pending.owed());
+            Output::Pending(_) | Output::Idle => {
+                eprintln!("the session stopped with nothing to send and no reply to wait for");
                 return Ok(exit.max(75));
             }
             Output::Closed => return Ok(exit),

@@ -182,6 +182,7 @@ async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Resu
                 link = handshake(link, shared).await?;
                 session.tls_established().map_err(io::Error::other)?;
             }
+            Output::Idle => unreachable!("a server session is never idle"),
             Output::Closed => return link.shutdown().await,
         }
     }

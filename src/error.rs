@@ -170,9 +170,14 @@ pub enum MisuseError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// The hostname is not a domain or an address literal (RFC 5321 section 4.1.2).
+    /// The hostname (a server's name, or a client's `EHLO` name) is not a domain or an
+    /// address literal (RFC 5321 section 4.1.2).
     #[error("hostname {0:?} is not a domain or an address literal")]
     Hostname(alloc::string::String),
+    /// The client's credentials fit none of its mechanisms (a password needs PLAIN or
+    /// LOGIN, a token XOAUTH2 or OAUTHBEARER).
+    #[error("the credentials fit none of the configured mechanisms")]
+    Mechanisms,
     /// The greeting text holds a control character (CR and LF included).
     #[error("greeting text holds a control character")]
     Greeting,

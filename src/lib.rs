@@ -78,6 +78,7 @@
 //!             None => session.handle_eof(),            // the read returned 0
 //!         },
 //!         Output::Pending(_) => unreachable!("every decision above is made at once"),
+//!         Output::Idle => unreachable!("a server is never idle"),
 //!         Output::Closed => break,
 //!     }
 //! }
@@ -169,6 +170,7 @@
 //!             },
 //!         },
 //!         Output::StartTls => unreachable!("STARTTLS is not offered here"),
+//!         Output::Idle => unreachable!("a server is never idle"),
 //!         Output::Closed => break,
 //!     }
 //! }

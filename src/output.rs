@@ -5,7 +5,7 @@ use core::time::Duration;
 
 /// The next thing a session needs from its driver; see the driver loops in the crate
 /// documentation. `poll_output` is called until it says [`Output::Wait`],
-/// [`Output::Pending`] or [`Output::Closed`].
+/// [`Output::Pending`], [`Output::Idle`] or [`Output::Closed`].
 ///
 /// The three answers that stop the loop say who the session is waiting for:
 ///
@@ -13,6 +13,7 @@ use core::time::Duration;
 /// |---|---|---|
 /// | [`Wait`](Output::Wait) | the peer alone | reads, with this timeout |
 /// | [`Pending`](Output::Pending) | the application (and maybe the peer too) | decides; may read, with no timeout |
+/// | [`Idle`](Output::Idle) | the application, which owes nothing (client only) | sends, probes or quits when it likes |
 /// | [`Closed`](Output::Closed) | nobody | closes the connection |
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
@@ -35,6 +36,11 @@ pub enum Output<E> {
     /// input from the peer can be used meanwhile. No peer timeout runs while the
     /// application is owed something: its own deadlines are its own.
     Pending(Pending),
+    /// A client with nothing to do: no message queued, no reply awaited, no body owed.
+    /// The connection stays open for later messages (`send`), a probe (`noop`) or
+    /// `quit`. Keep reading, without a timeout of the session's, to notice the server
+    /// closing an idle connection. A server never says it.
+    Idle,
     /// The session is over: close the connection. Every later call says `Closed` again.
     Closed,
 }
@@ -53,17 +59,19 @@ impl Pending {
     }
 
     /// How many things the application owes: for a server, decisions on tickets it was
-    /// given (0 while the driver owes the TLS handshake); for a client, the message
-    /// body it was asked for (0 when it is idle).
+    /// given; for a client, the message body it was asked for (1). 0 while the driver
+    /// owes the TLS handshake it was asked for.
     pub fn owed(&self) -> usize {
         self.owed
     }
 
     /// Whether the session waits for the peer as well: input read now can move the
     /// session on (for example pipelined `RCPT` commands while one is being looked
-    /// up). Read without a timeout. When `false`, reading is still allowed (to notice
-    /// the peer closing), but what arrives only waits in the session's bounded buffer,
-    /// so a driver may stop reading until the application decides.
+    /// up). Read without a timeout. When `false`, what arrives only waits in the
+    /// session's buffer: a driver should stop reading until the application decides.
+    /// One that reads on anyway may, beyond 1 MiB, see the session close with `421`
+    /// (the cap that keeps a flooding peer from growing the buffer), even for a peer
+    /// that pipelines a large `BDAT` chunk lawfully.
     pub fn wants_input(&self) -> bool {
         self.wants_input
     }

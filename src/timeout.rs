@@ -40,6 +40,10 @@ pub struct ClientTimeouts {
     pub data_block: Duration,
     /// The reply after the final `.`: 10 minutes (section 4.5.3.2.6).
     pub data_termination: Duration,
+    /// The reply to `QUIT`, when the session ends for a reason of its own (a timeout, a
+    /// refusal, a broken reply): 30 seconds. RFC 5321 gives none; the session is over
+    /// either way, and only waits this long to close politely.
+    pub quit: Duration,
 }
 
 impl Default for ClientTimeouts {
@@ -52,6 +56,7 @@ impl Default for ClientTimeouts {
             data_initiation: minutes(2),
             data_block: minutes(3),
             data_termination: minutes(10),
+            quit: Duration::from_secs(30),
         }
     }
 }

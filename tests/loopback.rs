@@ -377,8 +377,11 @@ fn decisions_from_another_task_with_auth_and_lmtp() {
     let (code, output) = send("tokio_client", server.port, &["a@example.org", "b@example.org"], &flags, MESSAGE);
     assert_eq!(code, 0, "{output}");
     assert_eq!(output.matches("delivery to").count(), 2, "{output}");
+    // A refused password fails the message (535: for good) and nothing goes
+    // unauthenticated (issue 10, defect 1).
     let (code, output) =
         send("std_client", server.port, &["c@example.org"], &["--auth", "user:wrong", "--lmtp"], MESSAGE);
-    assert!(output.contains("authentication failed"), "{code}: {output}");
-    assert_eq!(server.messages().len(), 2, "the second message went without AUTH, as the client was told");
+    assert_eq!(code, 69, "{output}");
+    assert!(output.contains("authentication refused: 535"), "{code}: {output}");
+    assert_eq!(server.messages().len(), 1, "the first message is stored once; the second did not go");
 }

@@ -2,7 +2,9 @@
 
 use std::io::{self, Read};
 
-use smtp_sansio::client::{ClientConfig, ClientCredentials, ClientEvent, Envelope, Failure, TlsPolicy};
+use smtp_sansio::client::{
+    Client, ClientConfig, ClientCredentials, ClientEvent, CloseReason, Envelope, Failure, TlsPolicy,
+};
 use smtp_sansio::wire::{ForwardPath, ReversePath};
 
 pub const USAGE: &str = "\
@@ -23,7 +25,8 @@ options:
 /// What the example clients are told to do.
 pub struct ClientArgs {
     pub server: String,
-    pub config: ClientConfig,
+    /// The checked configuration sessions start from.
+    pub client: Client,
     pub envelope: Envelope,
     pub body: Vec<u8>,
     pub verbose: bool,
@@ -96,7 +99,8 @@ impl ClientArgs {
         .map_err(|e| format!("reading the message: {e}"))?;
         let envelope = Envelope::new(from, recipients).for_body(&body);
         let tls = super::tls::client(ca.as_deref(), insecure).map_err(|e| e.to_string())?;
-        Ok(Self { server, config, envelope, body, verbose, tls })
+        let client = config.build().map_err(|e| format!("the configuration does not hold together: {e}\n{USAGE}"))?;
+        Ok(Self { server, client, envelope, body, verbose, tls })
     }
 }
 
@@ -120,7 +124,11 @@ pub fn report(event: &ClientEvent, recipients: &Envelope) -> Option<i32> {
         }
         ClientEvent::Failed { failure, .. } => {
             match failure {
-                Failure::Rejected(reply) => println!("failed: {reply}"),
+                Failure::Rejected { stage, reply } => println!("failed at {stage:?}: {reply}"),
+                Failure::NoRecipients { .. } => println!("failed: every recipient was refused"),
+                Failure::AuthFailed(Some(reply)) => println!("failed: authentication refused: {reply}"),
+                Failure::AuthFailed(None) => println!("failed: no authentication mechanism in common, or no TLS"),
+                Failure::SessionEnded(reason) => println!("failed: the session ended ({})", describe(reason)),
                 other => println!("failed: {other:?}"),
             }
             Some(code(failure.is_transient()))
@@ -130,10 +138,25 @@ pub fn report(event: &ClientEvent, recipients: &Envelope) -> Option<i32> {
             None
         }
         ClientEvent::Closed { reason } => {
-            eprintln!("session closed: {reason:?}");
+            eprintln!("session closed: {}", describe(reason));
             None
         }
         _ => None,
+    }
+}
+
+/// Why a session ended, for people.
+fn describe(reason: &CloseReason) -> String {
+    match reason {
+        CloseReason::Quit => "QUIT answered".into(),
+        CloseReason::Rejected(reply) => format!("the server refused: {reply}"),
+        CloseReason::TlsUnavailable => "TLS was required and the server cannot do it".into(),
+        CloseReason::AuthFailed(Some(reply)) => format!("authentication refused: {reply}"),
+        CloseReason::AuthFailed(None) => "no authentication mechanism in common, or no TLS".into(),
+        CloseReason::ProtocolViolation => "the server broke the protocol".into(),
+        CloseReason::Eof => "the server closed the connection".into(),
+        CloseReason::Timeout => "the server went quiet".into(),
+        other => format!("{other:?}"),
     }
 }
 

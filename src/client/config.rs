@@ -1,10 +1,13 @@
 //! How a client connects: its name, TLS and AUTH policy, and limits.
 
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use crate::error::ConfigError;
 use crate::sasl::Mechanism;
 use crate::timeout::ClientTimeouts;
+use crate::wire::Host;
 
 /// When to use STARTTLS (RFC 3207).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,10 +69,18 @@ pub struct ClientConfig {
     pub starttls: TlsPolicy,
     /// The connection is encrypted from the start (implicit TLS, port 465).
     pub implicit_tls: bool,
-    /// Credentials for `AUTH`; `None` never authenticates.
+    /// Credentials for `AUTH`; `None` never authenticates. With credentials,
+    /// authentication is required: if it fails, every message fails
+    /// ([`Failure::AuthFailed`](super::Failure::AuthFailed)), `QUIT` is sent, and no
+    /// `MAIL` ever goes unauthenticated, unless [`auth_optional`](Self::auth_optional).
     pub credentials: Option<ClientCredentials>,
+    /// Carry on unauthenticated when `AUTH` fails or cannot be tried (a relay that
+    /// authenticates where it can). Off by default.
+    pub auth_optional: bool,
     /// Mechanisms to use, in order of preference; the first the server offers (and the
-    /// credentials fit) is used.
+    /// credentials fit) is used. The default order is PLAIN, LOGIN, XOAUTH2,
+    /// OAUTHBEARER: a server that offers only LOGIN and XOAUTH2 (Exchange Online) gets
+    /// LOGIN for a password and XOAUTH2 for a token.
     pub mechanisms: Vec<Mechanism>,
     /// Send credentials over a connection that is not encrypted. Off by default.
     pub plaintext_auth: bool,
@@ -99,6 +110,7 @@ impl ClientConfig {
             starttls: TlsPolicy::default(),
             implicit_tls: false,
             credentials: None,
+            auth_optional: false,
             mechanisms: alloc::vec![Mechanism::Plain, Mechanism::Login, Mechanism::XOAuth2, Mechanism::OAuthBearer],
             plaintext_auth: false,
             prefer_bdat: false,
@@ -108,5 +120,60 @@ impl ClientConfig {
             max_reply_lines: crate::wire::ReplyParser::DEFAULT_MAX_LINES,
             timeouts: ClientTimeouts::default(),
         }
+    }
+
+    /// Checks the configuration and makes the [`Client`] that sessions start from. The
+    /// client writes strict RFC 5321, so a name that is not a domain (letters, digits
+    /// and hyphens; no `_`) or an address literal is refused here rather than replaced.
+    ///
+    /// ```
+    /// use smtp_sansio::ConfigError;
+    /// use smtp_sansio::client::ClientConfig;
+    ///
+    /// assert!(ClientConfig::new("client.example.net").build().is_ok());
+    /// assert!(ClientConfig::new("[192.0.2.1]").build().is_ok());
+    /// assert_eq!(ClientConfig::new("my_host.example").build().unwrap_err(),
+    ///            ConfigError::Hostname("my_host.example".into()));
+    /// ```
+    pub fn build(self) -> Result<Client, ConfigError> {
+        if Host::parse(&self.ehlo_name).is_err() {
+            return Err(ConfigError::Hostname(self.ehlo_name));
+        }
+        if let Some(credentials) = &self.credentials {
+            let fits = self.mechanisms.iter().any(|mechanism| mechanism_fits(*mechanism, credentials));
+            if !fits {
+                return Err(ConfigError::Mechanisms);
+            }
+        }
+        if self.max_reply_line < crate::wire::MAX_REPLY_LINE {
+            return Err(ConfigError::Limit("max_reply_line"));
+        }
+        if self.max_reply_lines == 0 {
+            return Err(ConfigError::Limit("max_reply_lines"));
+        }
+        Ok(Client { config: Arc::new(self) })
+    }
+}
+
+/// Whether `mechanism` can carry `credentials`.
+pub(super) fn mechanism_fits(mechanism: Mechanism, credentials: &ClientCredentials) -> bool {
+    matches!(
+        (mechanism, credentials),
+        (Mechanism::Plain | Mechanism::Login, ClientCredentials::Password { .. })
+            | (Mechanism::XOAuth2 | Mechanism::OAuthBearer, ClientCredentials::Bearer { .. })
+    )
+}
+
+/// A checked [`ClientConfig`]: start a [`ClientSession`](super::ClientSession) for each
+/// connection with [`ClientSession::new`](super::ClientSession::new). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub(super) config: Arc<ClientConfig>,
+}
+
+impl Client {
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
     }
 }

@@ -58,7 +58,10 @@ pub enum ClientEvent {
         /// Whether the client authenticated.
         authenticated: bool,
     },
-    /// `AUTH` failed or could not be tried; the session carries on unauthenticated.
+    /// `AUTH` failed or could not be tried, and
+    /// [`ClientConfig::auth_optional`](super::ClientConfig::auth_optional) lets the
+    /// session carry on unauthenticated. (Without it, every message fails with
+    /// [`Failure::AuthFailed`] and the session ends.)
     AuthFailed {
         /// The server's refusal, or `None` when no offered mechanism fitted or the
         /// connection is not encrypted and plaintext AUTH is off.
@@ -110,32 +113,75 @@ pub enum ClientEvent {
     },
 }
 
-/// Why a message was not accepted.
+/// Why a message was not accepted. [`is_transient`](Self::is_transient) says whether
+/// sending it again later (to this server or another) can succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Failure {
-    /// The server refused it (`MAIL`, `DATA`, a `BDAT` chunk or the end of data).
-    Rejected(Reply),
-    /// The server refused every recipient.
-    NoRecipients,
-    /// The message cannot go to this server, and was not sent.
+    /// The server refused a command of the message: which one, and its whole reply
+    /// (enhanced status code included).
+    Rejected {
+        /// The command the server refused.
+        stage: Stage,
+        /// Its reply.
+        reply: Reply,
+    },
+    /// The server refused every recipient: their replies, in envelope order. Transient
+    /// when every one is 4xx (greylisting), permanent otherwise.
+    NoRecipients {
+        /// Each recipient's refusal, in envelope order.
+        replies: Vec<Reply>,
+    },
+    /// The message cannot go to this server, and nothing of it was sent.
     Local(LocalFailure),
+    /// Authentication was required and did not succeed, so no message went: the
+    /// server's refusal (transient for 4xx such as `454`), or `None` when no offered
+    /// mechanism fits the credentials or the connection is not encrypted.
+    AuthFailed(Option<Reply>),
     /// The session ended first.
     SessionEnded(CloseReason),
 }
 
 impl Failure {
-    /// Whether trying again later may succeed: a 4xx reply, or the session ending for
-    /// a transient reason.
+    /// Whether trying again later may succeed: a 4xx reply (every recipient's, for
+    /// [`NoRecipients`](Self::NoRecipients)), or the session ending for a transient
+    /// reason ([`CloseReason::is_transient`]).
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Rejected(reply) => reply.code().is_transient(),
-            Self::NoRecipients | Self::Local(_) => false,
-            Self::SessionEnded(reason) => {
-                !matches!(reason, CloseReason::Rejected(reply) if reply.code().is_permanent())
+            Self::Rejected { reply, .. } => reply.code().is_transient(),
+            Self::NoRecipients { replies } => {
+                !replies.is_empty() && replies.iter().all(|reply| reply.code().is_transient())
             }
+            Self::Local(_) => false,
+            Self::AuthFailed(reply) => reply.as_ref().is_some_and(|reply| reply.code().is_transient()),
+            Self::SessionEnded(reason) => reason.is_transient(),
         }
     }
+
+    /// The server's reply behind the failure, if there is one.
+    pub fn reply(&self) -> Option<&Reply> {
+        match self {
+            Self::Rejected { reply, .. } => Some(reply),
+            Self::NoRecipients { replies } => replies.first(),
+            Self::AuthFailed(reply) => reply.as_ref(),
+            Self::SessionEnded(reason) => reason.reply(),
+            Self::Local(_) => None,
+        }
+    }
+}
+
+/// Which command of a message the server refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stage {
+    /// `MAIL FROM`.
+    Mail,
+    /// `DATA` (before the body).
+    Data,
+    /// A `BDAT` chunk before the last.
+    Chunk,
+    /// The end of the body: the reply after the final `.`, or to `BDAT ... LAST`.
+    EndOfData,
 }
 
 /// Why the client refused to send a message.
@@ -150,6 +196,12 @@ pub enum LocalFailure {
     NeedsEightBitMime,
     /// `BODY=BINARYMIME`, and the server does not offer `BINARYMIME` and `CHUNKING`.
     NeedsBinaryMime,
+    /// `REQUIRETLS`, and the connection is not encrypted or the server does not offer
+    /// it: RFC 8689 section 4 forbids sending such a message to this server.
+    NeedsRequireTls,
+    /// A parameter that changes delivery (`HOLDFOR`/`HOLDUNTIL` of FUTURERELEASE, `BY` of
+    /// DELIVERBY), and the server does not offer its extension: this keyword.
+    NotOffered(&'static str),
     /// No recipients.
     NoRecipients,
     /// A command could not be encoded (an argument with a control character).
@@ -160,13 +212,15 @@ pub enum LocalFailure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CloseReason {
-    /// `QUIT` was answered.
+    /// `QUIT` was answered: the session ended as asked.
     Quit,
     /// The server refused the session: a greeting other than `220`, a `421` at any
     /// time, or a refused `EHLO` and `HELO`.
     Rejected(Reply),
     /// TLS was required and the server cannot do it.
     TlsUnavailable,
+    /// Authentication was required and did not succeed (see [`Failure::AuthFailed`]).
+    AuthFailed(Option<Reply>),
     /// The server sent something that is not a reply, or a reply to nothing (response
     /// injection), or bytes after its `220` to `STARTTLS`.
     ProtocolViolation,
@@ -174,4 +228,28 @@ pub enum CloseReason {
     Eof,
     /// The server went quiet.
     Timeout,
+}
+
+impl CloseReason {
+    /// Whether a new connection may do better: the server closed or refused with a
+    /// transient reason (`421`, a 4xx AUTH refusal), went quiet or away, or broke the
+    /// protocol once. A connection pool reconnects for these; it does not for a
+    /// permanent refusal, missing TLS, or a credential the server refused for good.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Quit | Self::ProtocolViolation | Self::Eof | Self::Timeout => true,
+            Self::Rejected(reply) => !reply.code().is_permanent(),
+            Self::AuthFailed(reply) => reply.as_ref().is_some_and(|reply| reply.code().is_transient()),
+            Self::TlsUnavailable => false,
+        }
+    }
+
+    /// The server's reply behind it, if there is one.
+    pub fn reply(&self) -> Option<&Reply> {
+        match self {
+            Self::Rejected(reply) => Some(reply),
+            Self::AuthFailed(reply) => reply.as_ref(),
+            _ => None,
+        }
+    }
 }

@@ -11,7 +11,9 @@
 mod config;
 mod event;
 mod session;
+mod setup;
+mod transaction;
 
-pub use config::{ClientConfig, ClientCredentials, TlsPolicy};
-pub use event::{ClientEvent, CloseReason, Envelope, Failure, LocalFailure, MessageId};
+pub use config::{Client, ClientConfig, ClientCredentials, TlsPolicy};
+pub use event::{ClientEvent, CloseReason, Envelope, Failure, LocalFailure, MessageId, Stage};
 pub use session::{ClientError, ClientSession};

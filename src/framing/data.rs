@@ -293,6 +293,8 @@ pub struct DataEncoder {
     /// The previous piece ended with a CR whose partner is not known yet.
     pending_cr: bool,
     normalize: bool,
+    /// Dot-stuff lines (DATA); off for BDAT chunks, which only get line endings fixed.
+    stuff: bool,
 }
 
 impl Default for DataEncoder {
@@ -304,13 +306,20 @@ impl Default for DataEncoder {
 impl DataEncoder {
     /// An encoder that rewrites bare CR and bare LF as CRLF.
     pub fn new() -> Self {
-        Self { at_line_start: true, pending_cr: false, normalize: true }
+        Self { at_line_start: true, pending_cr: false, normalize: true, stuff: true }
     }
 
     /// An encoder that leaves bare CR and LF as they are. Only CRLF starts a line, so
     /// only a `.` after CRLF is stuffed.
     pub fn raw() -> Self {
         Self { normalize: false, ..Self::new() }
+    }
+
+    /// An encoder for `BDAT` chunks: bare CR and bare LF become CRLF (RFC 5321 section
+    /// 2.3.8), nothing is stuffed (RFC 3030 section 2), and [`finish`](Self::finish)
+    /// adds no end-of-data line.
+    pub fn line_endings_only() -> Self {
+        Self { stuff: false, ..Self::new() }
     }
 
     /// Encodes the next piece of the body into `out`.
@@ -330,7 +339,7 @@ impl DataEncoder {
         while let Some(&first) = body.first() {
             if self.at_line_start {
                 self.at_line_start = false;
-                if first == b'.' {
+                if first == b'.' && self.stuff {
                     out.put_u8(b'.');
                 }
             }
@@ -347,7 +356,9 @@ impl DataEncoder {
                 Scan::LineStart(at) => {
                     out.put_slice(&body[..at]);
                     // The `.` at `at` goes out with the next run, after its stuffing dot.
-                    out.put_u8(b'.');
+                    if self.stuff {
+                        out.put_u8(b'.');
+                    }
                     body = &body[at..];
                 }
                 Scan::Bare(at) => {
@@ -364,17 +375,20 @@ impl DataEncoder {
         }
     }
 
-    /// Ends the body: adds CRLF if it did not end with one, then `.<CRLF>`.
-    /// The encoder is ready for a new body afterwards.
+    /// Ends the body: adds CRLF if it did not end with one, then `.<CRLF>`. (For
+    /// `BDAT` chunks, [`line_endings_only`](Self::line_endings_only), only a CR held back
+    /// at the end goes out.) The encoder is ready for a new body afterwards.
     pub fn finish(&mut self, out: &mut BytesMut) {
         if self.pending_cr {
             self.line_end_after_cr(false, out);
         }
-        if !self.at_line_start {
-            out.put_slice(b"\r\n");
+        if self.stuff {
+            if !self.at_line_start {
+                out.put_slice(b"\r\n");
+            }
+            out.put_slice(b".\r\n");
         }
-        out.put_slice(b".\r\n");
-        *self = Self { normalize: self.normalize, ..Self::new() };
+        *self = Self { normalize: self.normalize, stuff: self.stuff, ..Self::new() };
     }
 
     /// A CR has been read; `with_lf` says whether an LF follows it.

@@ -73,7 +73,7 @@ impl ServerSession {
         let Phase::Bdat(body) = &mut self.phase else { return Step::Progress };
         if let Some(chunk) = body.reader.read(&mut self.input) {
             let transaction = self.transaction.as_mut().filter(|t| t.refused.is_none());
-            if let (false, Some(transaction)) = (body.refused, transaction) {
+            if let (None, Some(transaction)) = (body.refused, transaction) {
                 transaction.received = transaction.received.saturating_add(chunk.len() as u64);
                 self.events.push_back(ServerEvent::BodyChunk(chunk));
             }
@@ -86,17 +86,16 @@ impl ServerSession {
         self.enter(Phase::Commands);
         let too_big = self.transaction.as_ref().is_some_and(|t| t.refused.is_some());
         match refused {
-            // Answered when the command was read.
-            true => {}
-            false if too_big && last => {
+            Some(reply) => self.error(reply),
+            None if too_big && last => {
                 for _ in 0..self.lmtp_replies() {
                     self.reply(canned::MESSAGE_TOO_BIG);
                 }
                 self.transaction = None;
             }
-            false if too_big => self.reply(canned::MESSAGE_TOO_BIG),
-            false if last => self.message_end(),
-            false => {
+            None if too_big => self.reply(canned::MESSAGE_TOO_BIG),
+            None if last => self.message_end(),
+            None => {
                 let status = self.shared.config.enhanced_status_codes.then_some((2, 0, 0));
                 self.write_reply(|out| {
                     let mut digits = [0; 20];

@@ -11,6 +11,11 @@ pub(crate) struct Canned {
 }
 
 impl Canned {
+    /// The length of the reply line, with its enhanced status code if `enhanced`.
+    pub(crate) fn len(&self, enhanced: bool) -> usize {
+        if enhanced { self.enhanced.len() } else { self.plain.len() }
+    }
+
     /// Writes the reply line, with its enhanced status code if `enhanced`.
     pub(crate) fn write(&self, out: &mut BytesMut, enhanced: bool) {
         out.put_slice(if enhanced { self.enhanced } else { self.plain }.as_bytes());

@@ -426,19 +426,19 @@ impl ServerSession {
         }
         match refusal {
             Some(refusal) => self.refuse_bdat(refusal, size, last),
-            None => self.enter(Phase::Bdat(BdatBody { reader: BdatReader::new(size), last, size, refused: false })),
+            None => self.enter(Phase::Bdat(BdatBody { reader: BdatReader::new(size), last, size, refused: None })),
         }
     }
 
-    /// Refuses a `BDAT` with `reply`, at once, and reads its chunk to drop it: the chunk
-    /// follows the line whatever the answer (RFC 3030 section 2), and its octets are
-    /// never commands. Unless the refusal was one error too many: then nothing more is
-    /// read.
+    /// Refuses a `BDAT` with `reply`: its chunk follows the line whatever the answer,
+    /// and is read and dropped first (RFC 3030 section 2: the refusal goes after the
+    /// chunk), so its octets are never commands. A refusal that is one error too many
+    /// goes at once, with the `421` after it: nothing more is read.
     fn refuse_bdat(&mut self, reply: Canned, size: u64, last: bool) {
-        self.error(reply);
-        if !matches!(self.phase, Phase::Closing) {
-            self.enter(Phase::Bdat(BdatBody { reader: BdatReader::new(size), last, size, refused: true }));
+        if self.errors + 1 >= self.shared.config.max_errors {
+            return self.error(reply);
         }
+        self.enter(Phase::Bdat(BdatBody { reader: BdatReader::new(size), last, size, refused: Some(reply) }));
     }
 
     /// Refuses a command before it runs (the connection was refused at the greeting, or

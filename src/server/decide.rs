@@ -168,7 +168,7 @@ impl ServerSession {
         }
         self.release();
         // The session may want input again: what it said before this decision is void.
-        self.told_no_input = false;
+        self.told_no_input = None;
         Ok(())
     }
 

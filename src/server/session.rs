@@ -121,8 +121,9 @@ pub struct ServerSession {
     pub(super) errors: u32,
     pub(super) eof: bool,
     /// The last `poll_output` said `Pending` with `wants_input` false, and no decision
-    /// came since: input handed over now only waits, and is capped.
-    pub(super) told_no_input: bool,
+    /// came since: how much input was held then. Input handed over since only waits,
+    /// and more than [`MAX_HELD_INPUT`] of it closes the session.
+    pub(super) told_no_input: Option<usize>,
 }
 
 /// What the session is reading now.
@@ -174,8 +175,8 @@ pub(super) struct BdatBody {
     pub(super) last: bool,
     /// The chunk's announced size, for the reply.
     pub(super) size: u64,
-    /// The chunk was refused (and answered) before it is read: it is dropped.
-    pub(super) refused: bool,
+    /// The chunk was refused before it is read: it is dropped, then this is the reply.
+    pub(super) refused: Option<Canned>,
 }
 
 #[derive(Debug)]
@@ -354,7 +355,7 @@ impl ServerSession {
             transaction: None,
             errors: 0,
             eof: false,
-            told_no_input: false,
+            told_no_input: None,
             shared,
         }
     }
@@ -388,7 +389,8 @@ impl ServerSession {
     /// behind an undecided command closes the session.
     fn accepts_input(&mut self, len: usize) -> bool {
         let cap = MAX_HELD_INPUT + self.framer.max_line();
-        let flood = self.told_no_input && self.input.len().saturating_add(len) > cap;
+        let flood =
+            self.told_no_input.is_some_and(|before| self.input.len().saturating_add(len) > before.saturating_add(cap));
         match &mut self.phase {
             Phase::StartTls { discarded } | Phase::Handshake { discarded } => {
                 *discarded += len;
@@ -462,19 +464,23 @@ impl ServerSession {
     /// first; decisions not yet made are dropped ([`DecisionError::Closed`] if answered
     /// later); a transaction in progress is aborted ([`AbortReason::Closed`]); no more
     /// input is read. Once the reply is out, [`Output::Closed`]. A session that is
-    /// closing already (after `QUIT`, a `421`, or an earlier close) sends nothing more:
-    /// [`DecisionError::Closed`]. During a TLS handshake nothing can be written in
-    /// plaintext: the session closes without a reply. Without an enhanced status code,
+    /// closing already with nothing owed (after `QUIT`, a `421`, or an earlier close)
+    /// sends nothing more: [`DecisionError::Closed`]; one that still waits for
+    /// decisions drops them, and this reply replaces the one it was closing with.
+    /// During a TLS handshake nothing can be written in plaintext: the session closes
+    /// without a reply. Without an enhanced status code,
     /// the reply gets `X.0.0` when ENHANCEDSTATUSCODES is on.
     pub fn close_with(&mut self, reply: Reply) -> Result<(), DecisionError> {
         self.close_reply(Some(reply))
     }
 
     fn close_reply(&mut self, reply: Option<Reply>) -> Result<(), DecisionError> {
-        // Closing already: its last reply (`221`, `421`) is queued, and nothing may
-        // follow it.
-        if matches!(self.phase, Phase::Closing | Phase::Closed) {
-            return Err(DecisionError::Closed);
+        // Closing already with nothing owed: its last reply (`221`, `421`) is queued or
+        // sent, and nothing may follow it.
+        match self.phase {
+            Phase::Closed => return Err(DecisionError::Closed),
+            Phase::Closing if self.owed.is_empty() => return Err(DecisionError::Closed),
+            _ => {}
         }
         let mut encoded = BytesMut::new();
         match reply {
@@ -483,11 +489,22 @@ impl ServerSession {
             None => canned::SHUTTING_DOWN.write(&mut encoded, self.shared.config.enhanced_status_codes),
         }
         self.abort_transaction(AbortReason::Closed);
-        if matches!(self.phase, Phase::StartTls { .. } | Phase::Handshake { .. }) {
+        match self.phase {
             // The peer speaks TLS now: no plaintext reply can follow the `220`.
-            self.enter(Phase::Closed);
-            return Ok(());
+            Phase::Handshake { .. } => {
+                self.enter(Phase::Closed);
+                return Ok(());
+            }
+            // The `220` is not handed out yet: it is the last reply queued. This reply
+            // takes its place.
+            Phase::StartTls { .. } => {
+                let go = canned::TLS_GO.len(self.shared.config.enhanced_status_codes);
+                self.out.truncate(self.out.len().saturating_sub(go));
+            }
+            _ => {}
         }
+        // Decisions not yet made are dropped, and the replies queued behind them (a
+        // `221` or `421` of a close already under way among them): this is the last.
         self.drop_undecided();
         self.put_reply_bytes(&encoded);
         self.stop_reading();
@@ -555,14 +572,14 @@ impl ServerSession {
             }
             let step = self.step();
             let owed = self.decisions_owed();
-            self.told_no_input = false;
+            self.told_no_input = None;
             match step {
                 Step::Progress => continue,
                 _ if !self.out.is_empty() => return Output::Transmit(self.out.split().freeze()),
                 Step::NeedInput if owed == 0 => return Output::Wait(self.timeout()),
                 Step::NeedInput => return Output::Pending(Pending::new(owed, true)),
                 Step::Blocked => {
-                    self.told_no_input = true;
+                    self.told_no_input = Some(self.input.len());
                     return Output::Pending(Pending::new(owed, false));
                 }
             }

@@ -17,7 +17,7 @@ pub struct ClientRun {
 /// block of bytes per time the client waits for a reply; when the blocks run out, the
 /// server closes the connection. Each block is fed in pieces of `piece` octets.
 pub fn run_client(config: &ClientConfig, messages: &[(Envelope, &[u8])], server: &[&[u8]], piece: usize) -> ClientRun {
-    let mut client = ClientSession::new(config.clone());
+    let mut client = ClientSession::new(&config.clone().build().unwrap());
     let ids: Vec<_> = messages.iter().map(|(envelope, _)| client.send(envelope.clone())).collect();
     client.quit();
     let mut blocks = server.iter();
@@ -36,7 +36,7 @@ pub fn run_client(config: &ClientConfig, messages: &[(Envelope, &[u8])], server:
                 run.events.push(format!("{event:?}"));
             }
             Output::StartTls => client.tls_established(),
-            Output::Wait(_) | Output::Pending(_) => {
+            Output::Wait(_) | Output::Pending(_) | Output::Idle => {
                 if pending.is_empty() {
                     match blocks.next() {
                         Some(block) => pending = block.chunks(piece.max(1)).rev().collect(),

@@ -53,7 +53,7 @@ pub fn run_pair_scheduled(
         Schedule::Random(seed) => seed,
         _ => 7,
     });
-    let mut client = ClientSession::new(client_config.clone());
+    let mut client = ClientSession::new(&client_config.clone().build().unwrap());
     let mut server = ServerSession::new(&server_config.clone().build().unwrap());
     let mut ids = Vec::new();
     for (envelope, _) in messages {
@@ -110,7 +110,7 @@ pub fn run_pair_scheduled(
                     client_done = true;
                     progress = true;
                 }
-                Output::Wait(_) | Output::Pending(_) => {
+                Output::Wait(_) | Output::Pending(_) | Output::Idle => {
                     if let Some(bytes) = (!to_client.is_empty()).then(|| to_client.remove(0)) {
                         client.handle_input(&bytes);
                         progress = true;
@@ -177,6 +177,7 @@ pub fn run_pair_scheduled(
                     }
                     progress = true;
                 }
+                Output::Idle => unreachable!("a server is never idle"),
                 Output::Wait(_) | Output::Pending(_) => {
                     assert!(held.is_empty(), "the server waits for the client while decisions are owed");
                     if let Some(bytes) = (!to_server.is_empty()).then(|| to_server.remove(0)) {

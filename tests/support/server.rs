@@ -280,6 +280,7 @@ fn drive(
                     }
                 }
             }
+            Output::Idle => panic!("a server is never idle"),
             Output::Pending(pending) => {
                 // A `421` decision drops the ones after it: the application may hold more.
                 match answered_421 {

@@ -1,0 +1,221 @@
+//! Setting a client session up: the greeting, `EHLO` (or `HELO`), STARTTLS and AUTH.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use bytes::BufMut;
+
+use super::config::{ClientCredentials, TlsPolicy, mechanism_fits};
+use super::event::{ClientEvent, CloseReason};
+use super::session::{AuthStep, ClientSession, Expect, Phase};
+use crate::sasl::{Mechanism, decode_base64, encode_base64};
+use crate::wire::{Capabilities, Capability, Command, Host, InitialResponse, Reply};
+
+/// The longest command line (RFC 5321 section 4.5.3.1.4; RFC 4954 section 4 asks
+/// clients to keep `AUTH` lines within it too).
+const MAX_COMMAND_LINE: usize = 512;
+
+impl ClientSession {
+    /// A reply to a setup command.
+    pub(super) fn on_setup_reply(&mut self, expect: Expect, reply: Reply) {
+        match expect {
+            Expect::Greeting => match reply.code().is_positive() {
+                true => self.send_ehlo(),
+                false => self.give_up(CloseReason::Rejected(reply)),
+            },
+            Expect::Ehlo => self.on_ehlo(reply),
+            Expect::Helo => match reply.code().is_positive() {
+                true => {
+                    self.capabilities = Capabilities::default();
+                    self.authenticate();
+                }
+                false => self.give_up(CloseReason::Rejected(reply)),
+            },
+            Expect::StartTls => match reply.code().is_positive() {
+                true if self.input.is_empty() => self.phase = Phase::StartTls,
+                // Anything after the 220, before the handshake, was injected.
+                true => self.close(CloseReason::ProtocolViolation),
+                false if self.client.config.starttls == TlsPolicy::Required => {
+                    self.give_up(CloseReason::TlsUnavailable)
+                }
+                false => self.authenticate(),
+            },
+            Expect::Auth(mechanism, step) => self.on_auth(mechanism, step, reply),
+            _ => {}
+        }
+    }
+
+    /// The name to greet with, checked when the configuration was built.
+    fn own_name(&self) -> Host<'static> {
+        // `ClientConfig::build` refused a name that does not parse.
+        Host::parse(&self.client.config.ehlo_name)
+            .map(Host::into_owned)
+            .unwrap_or(Host::Domain(crate::wire::Domain::LOCALHOST))
+    }
+
+    pub(super) fn send_ehlo(&mut self) {
+        let host = self.own_name();
+        let command = match self.client.config.lmtp {
+            true => Command::Lhlo { host },
+            false => Command::Ehlo { host },
+        };
+        self.command(&command, Expect::Ehlo);
+    }
+
+    fn on_ehlo(&mut self, reply: Reply) {
+        let config = self.client.config.clone();
+        if reply.code().is_positive() {
+            self.capabilities = Capabilities::from_reply(&reply).unwrap_or_default();
+            let offered = self.capabilities.has(&Capability::StartTls);
+            return match config.starttls {
+                _ if self.tls => self.authenticate(),
+                TlsPolicy::Off => self.authenticate(),
+                _ if offered => {
+                    self.command(&Command::StartTls, Expect::StartTls);
+                }
+                TlsPolicy::Required => self.give_up(CloseReason::TlsUnavailable),
+                TlsPolicy::Opportunistic => self.authenticate(),
+            };
+        }
+        // RFC 5321 section 4.1.4: a server that does not know EHLO gets HELO, unless
+        // TLS or AUTH is needed, which HELO cannot give, or this is LMTP.
+        let code = reply.code().get();
+        let needs_tls = config.starttls == TlsPolicy::Required && !self.tls;
+        let needs_auth = config.credentials.is_some() && !config.auth_optional;
+        if (code == 500 || code == 502) && !needs_tls && !needs_auth && !config.lmtp {
+            let host = self.own_name();
+            self.command(&Command::Helo { host }, Expect::Helo);
+            return;
+        }
+        match needs_tls {
+            true => self.give_up(CloseReason::TlsUnavailable),
+            false => self.give_up(CloseReason::Rejected(reply)),
+        }
+    }
+
+    /// After greeting (and TLS): `AUTH`, if configured, then ready.
+    pub(super) fn authenticate(&mut self) {
+        let config = self.client.config.clone();
+        let Some(credentials) = &config.credentials else { return self.ready() };
+        if self.authenticated {
+            return self.ready();
+        }
+        let offered = offered_mechanisms(&self.capabilities);
+        let mechanism =
+            config.mechanisms.iter().copied().find(|m| {
+                mechanism_fits(*m, credentials) && offered.iter().any(|o| o.eq_ignore_ascii_case(m.as_str()))
+            });
+        let Some(mechanism) = mechanism.filter(|_| self.tls || config.plaintext_auth) else {
+            return self.auth_failed(None);
+        };
+        let message = match (credentials, mechanism) {
+            (ClientCredentials::Password { username, password }, Mechanism::Plain) => {
+                Some(alloc::format!("\0{username}\0{password}"))
+            }
+            (ClientCredentials::Bearer { user, token }, Mechanism::XOAuth2) => {
+                Some(alloc::format!("user={user}\x01auth=Bearer {token}\x01\x01"))
+            }
+            (ClientCredentials::Bearer { user, token }, Mechanism::OAuthBearer) => {
+                Some(alloc::format!("n,a={user},\x01auth=Bearer {token}\x01\x01"))
+            }
+            _ => None,
+        };
+        let (initial_response, step) = match message {
+            Some(message) => {
+                let encoded = encode_base64(message.as_bytes());
+                // `AUTH <mechanism> <response>` CRLF must fit a command line; a longer
+                // response goes after the server's empty 334 (RFC 4954 section 4).
+                let line = "AUTH ".len() + mechanism.as_str().len() + 1 + encoded.len() + 2;
+                if line > MAX_COMMAND_LINE {
+                    self.initial_response = Some(encoded);
+                    (None, AuthStep::InitialResponse)
+                } else {
+                    (Some(InitialResponse::Base64(encoded.into())), AuthStep::Sent)
+                }
+            }
+            None => (None, AuthStep::LoginUsername),
+        };
+        let command = Command::Auth { mechanism: mechanism.as_str().into(), initial_response };
+        self.command(&command, Expect::Auth(mechanism, step));
+    }
+
+    /// `AUTH` failed or could not be tried: without it, no message may go (unless the
+    /// configuration makes it optional).
+    fn auth_failed(&mut self, reply: Option<Reply>) {
+        if self.client.config.auth_optional {
+            self.events.push_back(ClientEvent::AuthFailed { reply });
+            return self.ready();
+        }
+        self.give_up(CloseReason::AuthFailed(reply));
+    }
+
+    fn on_auth(&mut self, mechanism: Mechanism, step: AuthStep, reply: Reply) {
+        // Judged by class (RFC 5321 section 4.2.1): 2yz succeeded, 3yz is a challenge.
+        if reply.code().is_positive() {
+            self.authenticated = true;
+            return self.ready();
+        }
+        if !reply.code().is_intermediate() || step == AuthStep::Closing {
+            return self.auth_failed(Some(reply));
+        }
+        let credentials = self.client.config.credentials.clone();
+        let (response, next) = match (&credentials, step) {
+            (_, AuthStep::InitialResponse) => (self.initial_response.take().unwrap_or_default(), AuthStep::Sent),
+            (Some(ClientCredentials::Password { username, .. }), AuthStep::LoginUsername) => {
+                (encode_base64(username.as_bytes()), AuthStep::LoginPassword)
+            }
+            (Some(ClientCredentials::Password { password, .. }), AuthStep::LoginPassword) => {
+                (encode_base64(password.as_bytes()), AuthStep::Sent)
+            }
+            _ => (error_challenge_answer(mechanism, &reply), AuthStep::Closing),
+        };
+        self.out.put_slice(response.as_bytes());
+        self.out.put_slice(b"\r\n");
+        self.expected.push_back(Expect::Auth(mechanism, next));
+    }
+
+    /// Setup is over: messages may go.
+    fn ready(&mut self) {
+        self.phase = Phase::Ready;
+        self.events.push_back(ClientEvent::Ready {
+            capabilities: self.capabilities.clone(),
+            tls: self.tls,
+            authenticated: self.authenticated,
+        });
+    }
+}
+
+/// The answer to a `334` after the whole response went: an error challenge. XOAUTH2
+/// (Google's documentation) and OAUTHBEARER (RFC 7628 section 3.2.3: `%x01`, `AQ==` in
+/// base64) each have theirs; a challenge that does not decode, or one to another
+/// mechanism, is cancelled with `*` (RFC 4954 section 4). The server's final reply then
+/// decides.
+fn error_challenge_answer(mechanism: Mechanism, challenge: &Reply) -> String {
+    let text: String = challenge.lines().collect();
+    let decodes = decode_base64(text.trim().as_bytes()).is_some();
+    match mechanism {
+        Mechanism::OAuthBearer if decodes => String::from("AQ=="),
+        Mechanism::XOAuth2 if decodes => String::new(),
+        _ => String::from("*"),
+    }
+}
+
+/// The SASL mechanisms the server offers: `AUTH` lines, and the legacy `AUTH=` lines
+/// some servers still send beside them (or instead).
+fn offered_mechanisms(capabilities: &Capabilities) -> Vec<String> {
+    let mut offered: Vec<String> = Vec::new();
+    for capability in capabilities.iter() {
+        match capability {
+            Capability::Auth(mechanisms) => offered.extend(mechanisms.iter().cloned()),
+            Capability::Other { keyword, params } => {
+                let legacy = keyword.get(..5).is_some_and(|head| head.eq_ignore_ascii_case("AUTH="));
+                if let Some(first) = keyword.get(5..).filter(|first| legacy && !first.is_empty()) {
+                    offered.push(String::from(first));
+                    offered.extend(params.iter().cloned());
+                }
+            }
+            _ => {}
+        }
+    }
+    offered
+}
