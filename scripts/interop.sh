@@ -313,6 +313,40 @@ check "tokio_client -> smtp-sink refusing DATA with 5xx (exit 69)" sink_fault_ca
 check "tokio_client -> smtp-sink disconnecting without a reply after MAIL (exit 75)" sink_fault_case -q mail 75
 check "tokio_client -> smtp-sink answering 421 after RCPT (exit 75)" sink_fault_case -Q rcpt 75
 
+# Required authentication (issue 10): a refused AUTH fails the message, sends no MAIL.
+sink_auth_case() { # smtp-sink option (-f auth: 5xx, -r auth: 4xx), expected client exit code
+    local p log
+    p=$(free_port)
+    log="$work/sink-auth-$p.log"
+    smtp-sink -u root -v "$1" auth "127.0.0.1:$p" 10 >"$log" 2>&1 &
+    pids+=($!)
+    wait_port "$p" || return 1
+    "$bin/tokio_client" --server "127.0.0.1:$p" --from a@example.net --to b@example.org \
+        --auth user:secret --allow-insecure-auth "$body"
+    local code=$?
+    echo "exit $code"
+    sleep 0.2
+    if grep -qi "mail from" "$log"; then
+        echo "MAIL was sent after a refused AUTH"
+        return 1
+    fi
+    [ "$code" -eq "$2" ]
+}
+check "tokio_client -> smtp-sink refusing AUTH with 5xx: no MAIL, permanent (exit 69)" sink_auth_case -f 69
+check "tokio_client -> smtp-sink refusing AUTH with 4xx: no MAIL, transient (exit 75)" sink_auth_case -r 75
+
+# LMTP with BDAT, our client against our server: one reply per recipient after the last
+# chunk, and the body as sent.
+lmtp_bdat_case() {
+    local maildir="$work/md-lmtp-bdat-$RANDOM"
+    start_server tokio_server "$maildir" --no-fsync --lmtp "${delayed[@]}" || return 1
+    "$bin/tokio_client" --server "127.0.0.1:$port" --lmtp --bdat --from a@example.net \
+        --to b@example.org --to c@example.org "$body" || return 1
+    sleep 0.2
+    [ "$(count_messages "$maildir")" -eq 1 ] && [ "$(stored_body "$maildir")" = "$(cat "$body")" ]
+}
+check "tokio_client --lmtp --bdat -> tokio_server --lmtp --decide-after-ms 5" lmtp_bdat_case
+
 load_case() { # messages, extra server args...
     local messages=$1 maildir="$work/md-load-$RANDOM"
     shift
