@@ -100,6 +100,9 @@ pub struct ClientSession {
     /// A SASL initial response too long for the `AUTH` line (RFC 4954 section 4): it
     /// goes after the server's empty `334`.
     pub(super) initial_response: Option<String>,
+    /// The server refused this message while the application was pushing its body
+    /// (a refused `BDAT` chunk): `push_body` says so until `end_body`.
+    pub(super) refused_body: Option<MessageId>,
 }
 
 /// What the session is doing.
@@ -203,6 +206,7 @@ impl ClientSession {
             quit_requested: false,
             needs_reset: false,
             initial_response: None,
+            refused_body: None,
         }
     }
 
@@ -433,14 +437,15 @@ impl ClientSession {
     }
 
     fn on_reply(&mut self, reply: Reply) {
+        // 421 at any point, even unasked to an idle connection: the server is closing
+        // (RFC 5321 section 3.8).
+        if reply.code().get() == 421 && self.expected.front() != Some(&Expect::Quit) {
+            return self.close(CloseReason::Rejected(reply));
+        }
         let Some(expect) = self.expected.pop_front() else {
             // A reply to nothing: response injection, or a confused server.
             return self.give_up(CloseReason::ProtocolViolation);
         };
-        // 421 at any point: the server is closing (RFC 5321 section 3.8).
-        if reply.code().get() == 421 && expect != Expect::Quit {
-            return self.close(CloseReason::Rejected(reply));
-        }
         match expect {
             Expect::Greeting | Expect::Ehlo | Expect::Helo | Expect::StartTls | Expect::Auth(..) => {
                 self.on_setup_reply(expect, reply)

@@ -159,15 +159,17 @@ impl ClientSession {
             return self.auth_failed(Some(reply));
         }
         let credentials = self.client.config.credentials.clone();
+        // RFC 4954 section 4: a challenge that is not base64 is cancelled with `*`.
+        let decodes = decodes(&reply);
         let (response, next) = match (&credentials, step) {
             (_, AuthStep::InitialResponse) => (self.initial_response.take().unwrap_or_default(), AuthStep::Sent),
-            (Some(ClientCredentials::Password { username, .. }), AuthStep::LoginUsername) => {
+            (Some(ClientCredentials::Password { username, .. }), AuthStep::LoginUsername) if decodes => {
                 (encode_base64(username.as_bytes()), AuthStep::LoginPassword)
             }
-            (Some(ClientCredentials::Password { password, .. }), AuthStep::LoginPassword) => {
+            (Some(ClientCredentials::Password { password, .. }), AuthStep::LoginPassword) if decodes => {
                 (encode_base64(password.as_bytes()), AuthStep::Sent)
             }
-            _ => (error_challenge_answer(mechanism, &reply), AuthStep::Closing),
+            _ => (error_challenge_answer(mechanism, decodes), AuthStep::Closing),
         };
         self.out.put_slice(response.as_bytes());
         self.out.put_slice(b"\r\n");
@@ -185,14 +187,18 @@ impl ClientSession {
     }
 }
 
+/// Whether a `334` challenge is base64 (an empty one is).
+fn decodes(challenge: &Reply) -> bool {
+    let text: String = challenge.lines().collect();
+    decode_base64(text.trim().as_bytes()).is_some()
+}
+
 /// The answer to a `334` after the whole response went: an error challenge. XOAUTH2
 /// (Google's documentation) and OAUTHBEARER (RFC 7628 section 3.2.3: `%x01`, `AQ==` in
 /// base64) each have theirs; a challenge that does not decode, or one to another
 /// mechanism, is cancelled with `*` (RFC 4954 section 4). The server's final reply then
 /// decides.
-fn error_challenge_answer(mechanism: Mechanism, challenge: &Reply) -> String {
-    let text: String = challenge.lines().collect();
-    let decodes = decode_base64(text.trim().as_bytes()).is_some();
+fn error_challenge_answer(mechanism: Mechanism, decodes: bool) -> String {
     match mechanism {
         Mechanism::OAuthBearer if decodes => String::from("AQ=="),
         Mechanism::XOAuth2 if decodes => String::new(),

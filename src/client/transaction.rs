@@ -46,7 +46,8 @@ enum Stage {
     /// The body ended; its last replies are awaited.
     Ending,
     /// The message failed; the replies still owed are read, then it is reported.
-    Failed(Failure),
+    /// `in_body`: the application was pushing its body then.
+    Failed { failure: Failure, in_body: bool },
     /// The server took it (for LMTP, each recipient's reply said how it went).
     Done,
 }
@@ -67,15 +68,16 @@ impl Transaction {
     /// The failure to report, if the message failed.
     pub(super) fn into_failure(self) -> Option<Failure> {
         match self.stage {
-            Stage::Failed(failure) => Some(failure),
+            Stage::Failed { failure, .. } => Some(failure),
             _ => None,
         }
     }
 
     /// The message failed (the first reason stands).
     fn fail(&mut self, failure: Failure) {
-        if !matches!(self.stage, Stage::Failed(_)) {
-            self.stage = Stage::Failed(failure);
+        if !matches!(self.stage, Stage::Failed { .. }) {
+            let in_body = matches!(self.stage, Stage::Body);
+            self.stage = Stage::Failed { failure, in_body };
             self.waiting.clear();
         }
     }
@@ -119,12 +121,13 @@ impl ClientSession {
             return;
         }
         self.expected.push_back(Expect::Mail);
+        let raw = !self.client.config.normalize_line_endings;
         let encoder = match () {
             // BINARYMIME is sent as it is; other bodies get CRLF line endings (RFC 5321
-            // section 2.3.8), stuffed for DATA.
-            _ if bdat && envelope.params.body == Some(BodyType::BinaryMime) => DataEncoder::raw(),
-            _ if !self.client.config.normalize_line_endings => DataEncoder::raw(),
+            // section 2.3.8); DATA bodies are dot-stuffed, BDAT chunks never.
+            _ if bdat && (raw || envelope.params.body == Some(BodyType::BinaryMime)) => DataEncoder::verbatim(),
             _ if bdat => DataEncoder::line_endings_only(),
+            _ if raw => DataEncoder::raw(),
             _ => DataEncoder::new(),
         };
         let recipients = rcpts.len();
@@ -173,6 +176,7 @@ impl ClientSession {
             Expect::Data if code.is_intermediate() => match transaction.stage {
                 Stage::Data if !transaction.accepted.is_empty() => {
                     transaction.stage = Stage::Body;
+                    self.refused_body = None;
                     self.events.push_back(ClientEvent::BodyWanted { message: id });
                 }
                 // The server wants a body for nobody: end it at once, empty.
@@ -238,15 +242,20 @@ impl ClientSession {
             }
             Stage::Envelope { .. } if transaction.bdat => {
                 transaction.stage = Stage::Body;
+                self.refused_body = None;
                 self.events.push_back(ClientEvent::BodyWanted { message: transaction.id });
             }
             Stage::Envelope { .. } => {
                 transaction.stage = Stage::Data;
                 self.command(&Command::Data, Expect::Data);
             }
-            Stage::Failed(_) => {
+            Stage::Failed { in_body, .. } => {
+                let in_body = *in_body;
                 if let Some(transaction) = self.current.take() {
                     let id = transaction.id;
+                    if in_body {
+                        self.refused_body = Some(id);
+                    }
                     if let Some(failure) = transaction.into_failure() {
                         self.events.push_back(ClientEvent::Failed { message: id, failure });
                     }
@@ -267,10 +276,14 @@ impl ClientSession {
     /// refuses one, the message has failed and this says [`ClientError::MessageRefused`].
     pub fn push_body(&mut self, piece: &[u8]) -> Result<(), ClientError> {
         let chunk_in_flight = self.expected.iter().any(|expect| matches!(expect, Expect::Chunk | Expect::End(_)));
-        let transaction = self.current.as_mut().ok_or(ClientError::NoBodyWanted)?;
+        let refused = self.refused_body.is_some();
+        let Some(transaction) = self.current.as_mut() else {
+            return Err(if refused { ClientError::MessageRefused } else { ClientError::NoBodyWanted });
+        };
         match transaction.stage {
             Stage::Body => {}
-            Stage::Failed(_) if transaction.bdat => return Err(ClientError::MessageRefused),
+            Stage::Failed { in_body: true, .. } => return Err(ClientError::MessageRefused),
+            _ if refused => return Err(ClientError::MessageRefused),
             _ => return Err(ClientError::NoBodyWanted),
         }
         if !transaction.bdat {
@@ -291,10 +304,14 @@ impl ClientSession {
     pub fn end_body(&mut self) -> Result<(), ClientError> {
         let lmtp = self.client.config.lmtp;
         let chunk_in_flight = self.expected.iter().any(|expect| matches!(expect, Expect::Chunk | Expect::End(_)));
+        // The body of a message the server refused meanwhile ends with nothing sent.
+        if self.refused_body.take().is_some() && !self.current.as_ref().is_some_and(Transaction::wants_body) {
+            return Ok(());
+        }
         let transaction = self.current.as_mut().ok_or(ClientError::NoBodyWanted)?;
         match transaction.stage {
             Stage::Body => transaction.stage = Stage::Ending,
-            Stage::Failed(_) if transaction.bdat => return Ok(()),
+            Stage::Failed { in_body: true, .. } => return Ok(()),
             _ => return Err(ClientError::NoBodyWanted),
         }
         let expects = transaction.end_expects(lmtp);
@@ -353,7 +370,9 @@ fn mail_parameters(
     if matches!((params.size, caps.size_limit()), (Some(size), Some(limit)) if size > limit) {
         return Err(LocalFailure::TooBig);
     }
-    if utf8 && !offers(&Capability::SmtpUtf8) {
+    // An address, or the message (the application says so with `params.smtputf8`),
+    // needs SMTPUTF8 (RFC 6531 section 3.2).
+    if (utf8 || params.smtputf8) && !offers(&Capability::SmtpUtf8) {
         return Err(LocalFailure::NeedsSmtpUtf8);
     }
     match params.body {
@@ -380,7 +399,7 @@ fn mail_parameters(
     if !caps.has_keyword("SIZE") {
         params.size = None;
     }
-    params.smtputf8 = (utf8 || params.smtputf8) && offers(&Capability::SmtpUtf8);
+    params.smtputf8 |= utf8;
     if !offers(&Capability::Dsn) {
         params.ret = None;
         params.envid = None;
@@ -391,8 +410,18 @@ fn mail_parameters(
     if !caps.has_keyword("MT-PRIORITY") {
         params.mt_priority = None;
     }
-    params.other.retain(|parameter| offered(parameter, caps));
+    params.other.retain(|parameter| offered(parameter, caps) && !typed(parameter, MAIL_TYPED));
     Ok(params)
+}
+
+/// The `MAIL` and `RCPT` parameters the library knows: their typed fields are what is
+/// sent, so one also given as an unknown parameter would go twice.
+const MAIL_TYPED: &[&str] =
+    &["SIZE", "BODY", "SMTPUTF8", "RET", "ENVID", "AUTH", "REQUIRETLS", "MT-PRIORITY", "HOLDFOR", "HOLDUNTIL", "BY"];
+const RCPT_TYPED: &[&str] = &["NOTIFY", "ORCPT"];
+
+fn typed(parameter: &Parameter<'_>, known: &[&str]) -> bool {
+    known.iter().any(|keyword| keyword.eq_ignore_ascii_case(&parameter.keyword))
 }
 
 /// The `RCPT` parameters to send: DSN's only to a server that offers it, and unknown
@@ -403,7 +432,7 @@ fn rcpt_parameters(params: &RcptParameters<'static>, caps: &Capabilities) -> Rcp
         params.notify = None;
         params.orcpt = None;
     }
-    params.other.retain(|parameter| offered(parameter, caps));
+    params.other.retain(|parameter| offered(parameter, caps) && !typed(parameter, RCPT_TYPED));
     params
 }
 

@@ -322,6 +322,12 @@ impl DataEncoder {
         Self { stuff: false, ..Self::new() }
     }
 
+    /// An encoder that changes nothing: `BDAT` chunks of a `BINARYMIME` body, or of a
+    /// body the application wants sent as it is.
+    pub fn verbatim() -> Self {
+        Self { stuff: false, normalize: false, ..Self::new() }
+    }
+
     /// Encodes the next piece of the body into `out`.
     ///
     /// Runs of well-formed lines are found with the decoder's pair scan and

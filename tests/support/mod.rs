@@ -6,6 +6,7 @@ pub mod client;
 pub mod conversation;
 pub mod manual;
 pub mod pair;
+pub mod scripted;
 pub mod server;
 
 use bytes::BytesMut;
