@@ -1110,3 +1110,28 @@ fn requiretls_goes_only_over_tls_to_a_server_that_offers_it() {
     assert_eq!(run.turns[4], "MAIL FROM:<a@example.net> REQUIRETLS\r\nRCPT TO:<b@example.org>\r\nDATA\r\n");
     run.accepted(0);
 }
+
+// RFC 5321 section 4.5.3.1.10 (C-5321-39): a 552 to RCPT for too many recipients is
+// treated as the 452 it should have been.
+#[test]
+fn a_552_to_rcpt_counts_as_temporary() {
+    use smtp_sansio::Reply;
+    use smtp_sansio::ReplyCode;
+    use smtp_sansio::client::Failure;
+    let too_many = Reply::new(ReplyCode::EXCEEDED_STORAGE, "5.5.3 Too many recipients");
+    assert!(Failure::NoRecipients { replies: vec![too_many.clone()] }.is_transient());
+    let unknown = Reply::new(ReplyCode::MAILBOX_UNAVAILABLE, "5.1.1 No such user");
+    assert!(!Failure::NoRecipients { replies: vec![too_many, unknown] }.is_transient());
+}
+
+// RFC 1870 section 6 (C-1870-2): the declared size is not below what goes: bare line
+// endings count as CRLF, and a missing final CRLF is counted.
+#[test]
+fn the_declared_size_is_that_of_the_message_as_it_goes() {
+    let size = |body: &[u8]| envelope("<a@example.net>", &["<b@example.org>"]).for_body(body).params.size;
+    assert_eq!(size(b"a\r\nb\r\n"), Some(6));
+    assert_eq!(size(b"a\nb\n"), Some(6));
+    assert_eq!(size(b"a\rb"), Some(6));
+    assert_eq!(size(b"no final newline"), Some(18));
+    assert_eq!(size(b""), Some(0));
+}

@@ -35,13 +35,33 @@ impl Envelope {
     /// Declares what `body` needs: its size (for `SIZE`), and `BODY=8BITMIME` if it has
     /// octets above 127 (RFC 6152).
     #[must_use]
+    ///
+    /// The declared size is that of the message as it goes (RFC 1870 section 6: not
+    /// below the real size): each bare CR or LF counts as the CRLF it becomes, and a
+    /// final CRLF is counted when the body lacks one. Dot-stuffing is not counted.
     pub fn for_body(mut self, body: &[u8]) -> Self {
-        self.params.size = Some(body.len() as u64);
+        self.params.size = Some(canonical_size(body));
         if self.params.body.is_none() && !body.is_ascii() {
             self.params.body = Some(crate::wire::BodyType::EightBitMime);
         }
         self
     }
+}
+
+/// The size of `body` with every line ending CRLF and a final CRLF.
+fn canonical_size(body: &[u8]) -> u64 {
+    let mut size = body.len() as u64;
+    let mut previous = 0u8;
+    for (index, &byte) in body.iter().enumerate() {
+        let bare_cr = byte == b'\r' && body.get(index + 1) != Some(&b'\n');
+        let bare_lf = byte == b'\n' && previous != b'\r';
+        size += u64::from(bare_cr || bare_lf);
+        previous = byte;
+    }
+    if !body.is_empty() && !body.ends_with(b"\n") && !body.ends_with(b"\r") {
+        size += 2;
+    }
+    size
 }
 
 /// Something that happened in a client session.
@@ -127,7 +147,8 @@ pub enum Failure {
         reply: Reply,
     },
     /// The server refused every recipient: their replies, in envelope order. Transient
-    /// when every one is 4xx (greylisting), permanent otherwise.
+    /// when every one is 4xx (greylisting) or 552 (too many recipients, RFC 5321 section
+    /// 4.5.3.1.10), permanent otherwise.
     NoRecipients {
         /// Each recipient's refusal, in envelope order.
         replies: Vec<Reply>,
@@ -149,8 +170,11 @@ impl Failure {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Rejected { reply, .. } => reply.code().is_transient(),
+            // RFC 5321 section 4.5.3.1.10: a 552 to RCPT (too many recipients) is to be
+            // taken as the 452 it should have been.
             Self::NoRecipients { replies } => {
-                !replies.is_empty() && replies.iter().all(|reply| reply.code().is_transient())
+                !replies.is_empty()
+                    && replies.iter().all(|reply| reply.code().is_transient() || reply.code().get() == 552)
             }
             Self::Local(_) => false,
             Self::AuthFailed(reply) => reply.as_ref().is_some_and(|reply| reply.code().is_transient()),
