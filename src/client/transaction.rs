@@ -314,12 +314,15 @@ impl ClientSession {
             Stage::Failed { in_body: true, .. } => return Ok(()),
             _ => return Err(ClientError::NoBodyWanted),
         }
-        let expects = transaction.end_expects(lmtp);
         if !transaction.bdat {
             transaction.encoder.finish(&mut self.out);
-            self.expected.extend(expects);
+            match lmtp {
+                true => self.expected.extend(transaction.accepted.iter().map(|&index| Expect::End(Some(index)))),
+                false => self.expected.push_back(Expect::End(None)),
+            }
             return Ok(());
         }
+        let expects = transaction.end_expects(lmtp);
         let mut tail = BytesMut::new();
         transaction.encoder.finish(&mut tail);
         self.send_frame(bdat_frame(tail, true, expects), chunk_in_flight);
