@@ -942,6 +942,25 @@ fn the_oauthbearer_error_challenge_is_answered_with_0x01() {
     assert!(matches!(run.failure(0), Failure::AuthFailed(Some(reply)) if reply.code().get() == 535));
 }
 
+/// C-4954-6: a challenge longer than a reply line may be (here a 1.4 KB OAUTHBEARER error
+/// document) is read, and answered.
+#[test]
+fn a_challenge_longer_than_a_reply_line_is_answered() {
+    let mut config = config();
+    config.implicit_tls = true;
+    config.credentials = Some(ClientCredentials::Bearer { user: "alice@example.net".into(), token: "t0k".into() });
+    let document = format!(r#"{{"status":"invalid_token","scope":"{}","schemes":"bearer"}}"#, "mail ".repeat(200));
+    let challenge = format!("334 {}\r\n", b64(&document));
+    assert!(challenge.len() > 1024);
+    let run = converse(
+        &config,
+        &[(envelope("<alice@example.net>", &["<b@example.org>"]), BODY)],
+        &[GREETING, &ehlo(&["AUTH OAUTHBEARER"]), challenge.as_bytes(), b"535 5.7.8 Token expired\r\n", BYE],
+    );
+    assert_eq!(run.turns[3..5], ["AQ==\r\n".to_string(), "QUIT\r\n".into()]);
+    assert!(matches!(run.failure(0), Failure::AuthFailed(Some(reply)) if reply.code().get() == 535));
+}
+
 // ---------------------------------------------------------------------------------
 // RFC 6531, 6152, 3461, 8689
 // ---------------------------------------------------------------------------------

@@ -136,6 +136,8 @@ impl ClientSession {
             None => (None, AuthStep::LoginUsername),
         };
         let command = Command::Auth { mechanism: mechanism.as_str().into(), initial_response };
+        // Challenges may be as long as responses (RFC 4954 section 4), 12288 octets.
+        self.parser.set_max_line(crate::framing::LineFramer::AUTH_LINE.max(self.client.config.max_reply_line));
         self.command(&command, Expect::Auth(mechanism, step));
     }
 
@@ -178,6 +180,7 @@ impl ClientSession {
 
     /// Setup is over: messages may go.
     fn ready(&mut self) {
+        self.parser.set_max_line(self.client.config.max_reply_line);
         self.phase = Phase::Ready;
         self.events.push_back(ClientEvent::Ready {
             capabilities: self.capabilities.clone(),

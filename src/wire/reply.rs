@@ -403,6 +403,13 @@ impl ReplyParser {
         Self { framer: LineFramer::new(max_line, bare_lf), max_lines: max_lines.max(1), partial: None, skipping: false }
     }
 
+    /// Changes the line cap (CRLF included), for example to
+    /// [`LineFramer::AUTH_LINE`] while an AUTH exchange runs: RFC 4954 section 4 lets a
+    /// server's challenge be as long as a client's response.
+    pub fn set_max_line(&mut self, max_line: usize) {
+        self.framer.set_max_line(max_line);
+    }
+
     /// Takes the next complete reply out of `input`.
     ///
     /// `None` means more bytes are needed; whatever was consumed so far is
