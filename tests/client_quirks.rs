@@ -883,9 +883,9 @@ fn opensmtpd_without_pipelining_gets_one_command_at_a_time_with_dsn() {
     run.accepted(0);
 }
 
-/// Dovecot's LMTP with BDAT: one recipient refused at RCPT, and after `BDAT ... LAST`
-/// one reply per accepted recipient (one saved, one over quota), then nothing more is
-/// awaited: QUIT follows at once.
+/// Dovecot's LMTP with BDAT: one recipient refused at RCPT, the chunk answered, and
+/// after `BDAT ... LAST` one reply per accepted recipient (one saved, one over quota),
+/// then nothing more is awaited: QUIT follows at once.
 #[test]
 fn dovecot_lmtp_with_bdat_reports_each_accepted_recipient_once() {
     let mut config = config();
@@ -904,16 +904,20 @@ fn dovecot_lmtp_with_bdat_reports_each_accepted_recipient_once() {
 250 STARTTLS\r\n",
             b"250 2.1.0 OK\r\n250 2.1.5 OK\r\n550 5.1.1 <ghost@example.org> User doesn't exist: ghost@example.org\r\n\
 250 2.1.5 OK\r\n",
-            b"250 2.0.0 OK\r\n250 2.0.0 <bob@example.org> kV4bAA2fOmZ Saved\r\n\
+            b"250 2.0.0 OK\r\n",
+            b"250 2.0.0 <bob@example.org> kV4bAA2fOmZ Saved\r\n\
 452 4.2.2 <carol@example.org> Quota exceeded (mailbox for user is full)\r\n",
             b"221 2.0.0 Bye\r\n",
         ],
     );
     assert!(run.turns[0..2].concat().ends_with("LHLO client.example.net\r\n"));
     assert_eq!(run.recipients(0), [(0, 250), (1, 550), (2, 250)]);
-    assert_eq!(run.turns[3], format!("BDAT {}\r\n{}BDAT 0 LAST\r\n", BODY.len(), String::from_utf8_lossy(BODY)));
+    assert_eq!(run.turns[3], format!("BDAT {}\r\n{}", BODY.len(), String::from_utf8_lossy(BODY)));
+    // In LMTP the last chunk waits for the replies before it: its replies (one per
+    // recipient) could not be told from a lone refusal of an earlier chunk.
+    assert_eq!(run.turns[4], "BDAT 0 LAST\r\n");
     assert_eq!(run.deliveries(0), [(0, 250), (2, 452)]);
-    assert_eq!(run.turns[4], "QUIT\r\n", "QUIT right after the last delivery reply");
+    assert_eq!(run.turns[5], "QUIT\r\n", "QUIT right after the last delivery reply");
     assert_eq!(run.close_reason(), &CloseReason::Quit);
 }
 

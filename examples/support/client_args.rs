@@ -150,7 +150,8 @@ fn describe(reason: &CloseReason) -> String {
     match reason {
         CloseReason::Quit => "QUIT answered".into(),
         CloseReason::Rejected(reply) => format!("the server refused: {reply}"),
-        CloseReason::TlsUnavailable => "TLS was required and the server cannot do it".into(),
+        CloseReason::TlsUnavailable(None) => "TLS was required and the server does not offer it".into(),
+        CloseReason::TlsUnavailable(Some(reply)) => format!("TLS was required and the server refused it: {reply}"),
         CloseReason::AuthFailed(Some(reply)) => format!("authentication refused: {reply}"),
         CloseReason::AuthFailed(None) => "no authentication mechanism in common, or no TLS".into(),
         CloseReason::ProtocolViolation => "the server broke the protocol".into(),

@@ -157,10 +157,21 @@ pub enum Failure {
     Local(LocalFailure),
     /// Authentication was required and did not succeed, so no message went: the
     /// server's refusal (transient for 4xx such as `454`), or `None` when no offered
-    /// mechanism fits the credentials or the connection is not encrypted.
+    /// mechanism fits the credentials or the connection is not encrypted. When the
+    /// connection is not encrypted because the server refused `STARTTLS`, that refusal
+    /// is the reply (a `454` makes it transient).
     AuthFailed(Option<Reply>),
     /// The session ended first.
     SessionEnded(CloseReason),
+    /// LMTP: the session ended after the body, before these recipients' outcomes came
+    /// (their indexes in the envelope). The recipients whose outcome came were reported
+    /// with [`ClientEvent::Delivery`]; only these need another try.
+    Undelivered {
+        /// The recipients without an outcome.
+        recipients: Vec<usize>,
+        /// Why the session ended.
+        reason: CloseReason,
+    },
 }
 
 impl Failure {
@@ -178,7 +189,7 @@ impl Failure {
             }
             Self::Local(_) => false,
             Self::AuthFailed(reply) => reply.as_ref().is_some_and(|reply| reply.code().is_transient()),
-            Self::SessionEnded(reason) => reason.is_transient(),
+            Self::SessionEnded(reason) | Self::Undelivered { reason, .. } => reason.is_transient(),
         }
     }
 
@@ -188,7 +199,7 @@ impl Failure {
             Self::Rejected { reply, .. } => Some(reply),
             Self::NoRecipients { replies } => replies.first(),
             Self::AuthFailed(reply) => reply.as_ref(),
-            Self::SessionEnded(reason) => reason.reply(),
+            Self::SessionEnded(reason) | Self::Undelivered { reason, .. } => reason.reply(),
             Self::Local(_) => None,
         }
     }
@@ -241,8 +252,10 @@ pub enum CloseReason {
     /// The server refused the session: a greeting other than `220`, a `421` at any
     /// time, or a refused `EHLO` and `HELO`.
     Rejected(Reply),
-    /// TLS was required and the server cannot do it.
-    TlsUnavailable,
+    /// TLS was required and the server cannot do it: it does not offer STARTTLS
+    /// (`None`), or refused it with this reply (transient for a 4xx such as `454`,
+    /// RFC 3207 section 4).
+    TlsUnavailable(Option<Reply>),
     /// Authentication was required and did not succeed (see [`Failure::AuthFailed`]).
     AuthFailed(Option<Reply>),
     /// The server sent something that is not a reply, or a reply to nothing (response
@@ -264,7 +277,7 @@ impl CloseReason {
             Self::Quit | Self::ProtocolViolation | Self::Eof | Self::Timeout => true,
             Self::Rejected(reply) => !reply.code().is_permanent(),
             Self::AuthFailed(reply) => reply.as_ref().is_some_and(|reply| reply.code().is_transient()),
-            Self::TlsUnavailable => false,
+            Self::TlsUnavailable(reply) => reply.as_ref().is_some_and(|reply| reply.code().is_transient()),
         }
     }
 
@@ -272,7 +285,7 @@ impl CloseReason {
     pub fn reply(&self) -> Option<&Reply> {
         match self {
             Self::Rejected(reply) => Some(reply),
-            Self::AuthFailed(reply) => reply.as_ref(),
+            Self::AuthFailed(reply) | Self::TlsUnavailable(reply) => reply.as_ref(),
             _ => None,
         }
     }

@@ -4,6 +4,7 @@
 
 use alloc::collections::VecDeque;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::time::Duration;
 
 use bytes::BytesMut;
@@ -103,6 +104,19 @@ pub struct ClientSession {
     /// The server refused this message while the application was pushing its body
     /// (a refused `BDAT` chunk): `push_body` says so until `end_body`.
     pub(super) refused_body: Option<MessageId>,
+    /// The server refused `STARTTLS` (opportunistic TLS went on in plaintext): why a
+    /// required AUTH that needs TLS cannot run.
+    pub(super) tls_refusal: Option<Reply>,
+    /// The driver reported the end of input, or a timeout, with replies possibly still
+    /// unread: they are read first, then this applies.
+    pub(super) stopping: Option<Stop>,
+}
+
+/// An end the driver reported, to apply once the input already handed over is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stop {
+    Eof,
+    Timeout,
 }
 
 /// What the session is doing.
@@ -207,6 +221,8 @@ impl ClientSession {
             needs_reset: false,
             initial_response: None,
             refused_body: None,
+            tls_refusal: None,
+            stopping: None,
         }
     }
 
@@ -252,25 +268,34 @@ impl ClientSession {
         }
     }
 
-    /// The server closed the connection.
+    /// The server closed the connection. Replies handed over before are still read
+    /// (a `250` for a message, a `421`), then the session ends.
     pub fn handle_eof(&mut self) {
-        match &self.phase {
-            Phase::Closing(_) | Phase::Closed(_) => {}
-            Phase::Quitting(reason) => self.phase = Phase::Closing(reason.clone()),
-            _ if self.expected.front() == Some(&Expect::Quit) => self.close(CloseReason::Quit),
-            _ => self.close(CloseReason::Eof),
+        if self.ended().is_none() || matches!(self.phase, Phase::Quitting(_)) {
+            self.stopping = Some(Stop::Eof);
         }
     }
 
     /// The timeout from [`Output::Wait`] expired: the session gives up, with `QUIT`
     /// (whose reply it awaits for [`ClientTimeouts::quit`](crate::ClientTimeouts::quit)).
+    /// Replies handed over before are still read first.
     pub fn handle_timeout(&mut self) {
-        match &self.phase {
-            Phase::Closing(_) | Phase::Closed(_) => {}
-            Phase::Quitting(reason) => self.phase = Phase::Closing(reason.clone()),
-            _ if self.expected.is_empty() => {}
-            _ if self.expected.front() == Some(&Expect::Quit) => self.close(CloseReason::Timeout),
-            _ => self.give_up(CloseReason::Timeout),
+        if self.stopping.is_none() && (self.ended().is_none() || matches!(self.phase, Phase::Quitting(_))) {
+            self.stopping = Some(Stop::Timeout);
+        }
+    }
+
+    /// Applies an end the driver reported, once no complete reply is left to read.
+    fn stop(&mut self, stop: Stop) {
+        match (&self.phase, stop) {
+            (Phase::Closing(_) | Phase::Closed(_), _) => {}
+            (Phase::Quitting(reason), _) => self.phase = Phase::Closing(reason.clone()),
+            (_, Stop::Eof) if self.expected.front() == Some(&Expect::Quit) => self.close(CloseReason::Quit),
+            (_, Stop::Eof) => self.close(CloseReason::Eof),
+            // A reply read meanwhile may have ended the wait the timer was for.
+            (_, Stop::Timeout) if self.expected.is_empty() => {}
+            (_, Stop::Timeout) if self.expected.front() == Some(&Expect::Quit) => self.close(CloseReason::Timeout),
+            (_, Stop::Timeout) => self.give_up(CloseReason::Timeout),
         }
     }
 
@@ -322,6 +347,12 @@ impl ClientSession {
                     self.phase = Phase::Handshake;
                     return Output::StartTls;
                 }
+                // The connection ended while the driver did the handshake.
+                Phase::Handshake if self.stopping.is_some() => {
+                    self.stopping = None;
+                    self.close(CloseReason::Eof);
+                    continue;
+                }
                 Phase::Handshake => return Output::Pending(Pending::new(0, false)),
                 Phase::Setup | Phase::Ready | Phase::Quitting(_) => {}
             }
@@ -362,6 +393,10 @@ impl ClientSession {
                 (Ok(reply), _) => self.on_reply(reply),
                 (Err(_), _) => self.give_up(CloseReason::ProtocolViolation),
             }
+            return true;
+        }
+        if let Some(stop) = self.stopping.take() {
+            self.stop(stop);
             return true;
         }
         if self.phase == Phase::Ready && self.expected.is_empty() && self.current.is_none() {
@@ -405,7 +440,13 @@ impl ClientSession {
     }
 
     /// Ends the session with `QUIT`, and closes once it is answered (or not, in time).
+    /// Without `QUIT` when it went already (it is the last command, RFC 5321 section
+    /// 4.1.1.10), or in the middle of a `DATA` body, where it would be message text.
     pub(super) fn give_up(&mut self, reason: CloseReason) {
+        let quit_sent = self.expected.contains(&Expect::Quit);
+        if quit_sent || self.current.as_ref().is_some_and(Transaction::in_data_body) {
+            return self.close(reason);
+        }
         self.end(&reason);
         // Whatever else the server sent no longer matters: only QUIT's reply is read,
         // by a parser that starts afresh.
@@ -426,7 +467,19 @@ impl ClientSession {
         };
         if let Some(transaction) = self.current.take() {
             let id = transaction.id;
-            let failure = transaction.into_failure().unwrap_or_else(failure);
+            // LMTP after the body: the recipients already reported keep their outcome.
+            let undelivered: Vec<usize> = self
+                .expected
+                .iter()
+                .filter_map(|expect| if let Expect::End(Some(index)) = expect { Some(*index) } else { None })
+                .collect();
+            let failure = match transaction.into_failure() {
+                Some(failure) => failure,
+                None if !undelivered.is_empty() => {
+                    Failure::Undelivered { recipients: undelivered, reason: reason.clone() }
+                }
+                None => failure(),
+            };
             self.events.push_back(ClientEvent::Failed { message: id, failure });
         }
         for (id, _) in core::mem::take(&mut self.queue) {
@@ -443,6 +496,13 @@ impl ClientSession {
             return self.close(CloseReason::Rejected(reply));
         }
         let Some(expect) = self.expected.pop_front() else {
+            // A refusal while a DATA body goes (a server that gives up on a message
+            // early, for its size): the message's own outcome. The body cannot be
+            // ended any more, so the session ends too.
+            if self.current.as_ref().is_some_and(Transaction::in_data_body) && !reply.code().is_positive() {
+                self.refuse_body(reply.clone());
+                return self.close(CloseReason::Rejected(reply));
+            }
             // A reply to nothing: response injection, or a confused server.
             return self.give_up(CloseReason::ProtocolViolation);
         };

@@ -36,9 +36,12 @@ impl ClientSession {
                 // Anything after the 220, before the handshake, was injected.
                 true => self.close(CloseReason::ProtocolViolation),
                 false if self.client.config.starttls == TlsPolicy::Required => {
-                    self.give_up(CloseReason::TlsUnavailable)
+                    self.give_up(CloseReason::TlsUnavailable(Some(reply)))
                 }
-                false => self.authenticate(),
+                false => {
+                    self.tls_refusal = Some(reply);
+                    self.authenticate();
+                }
             },
             Expect::Auth(mechanism, step) => self.on_auth(mechanism, step, reply),
             _ => {}
@@ -73,7 +76,7 @@ impl ClientSession {
                 _ if offered => {
                     self.command(&Command::StartTls, Expect::StartTls);
                 }
-                TlsPolicy::Required => self.give_up(CloseReason::TlsUnavailable),
+                TlsPolicy::Required => self.give_up(CloseReason::TlsUnavailable(None)),
                 TlsPolicy::Opportunistic => self.authenticate(),
             };
         }
@@ -88,7 +91,7 @@ impl ClientSession {
             return;
         }
         match needs_tls {
-            true => self.give_up(CloseReason::TlsUnavailable),
+            true => self.give_up(CloseReason::TlsUnavailable(None)),
             false => self.give_up(CloseReason::Rejected(reply)),
         }
     }
@@ -106,7 +109,9 @@ impl ClientSession {
                 mechanism_fits(*m, credentials) && offered.iter().any(|o| o.eq_ignore_ascii_case(m.as_str()))
             });
         let Some(mechanism) = mechanism.filter(|_| self.tls || config.plaintext_auth) else {
-            return self.auth_failed(None);
+            // Without TLS because the server refused STARTTLS for now, the refusal is why.
+            let reply = if mechanism.is_some() && !self.tls { self.tls_refusal.clone() } else { None };
+            return self.auth_failed(reply);
         };
         let message = match (credentials, mechanism) {
             (ClientCredentials::Password { username, password }, Mechanism::Plain) => {

@@ -65,6 +65,12 @@ impl Transaction {
         matches!(self.stage, Stage::Body)
     }
 
+    /// Whether a `DATA` body is being written: the server reads everything as message
+    /// text until the final dot.
+    pub(super) fn in_data_body(&self) -> bool {
+        !self.bdat && matches!(self.stage, Stage::Body)
+    }
+
     /// The failure to report, if the message failed.
     pub(super) fn into_failure(self) -> Option<Failure> {
         match self.stage {
@@ -198,8 +204,10 @@ impl ClientSession {
             Expect::Chunk if !code.is_positive() => {
                 transaction.fail(Failure::Rejected { stage: FailedStage::Chunk, reply });
             }
+            // The next frame goes once no chunk's reply is owed any more.
             Expect::Chunk => {
-                if let Some(frame) = transaction.waiting.pop_front() {
+                let chunk_owed = self.expected.iter().any(|expect| matches!(expect, Expect::Chunk));
+                if !chunk_owed && let Some(frame) = transaction.waiting.pop_front() {
                     self.out.unsplit(frame.bytes);
                     self.expected.extend(frame.expects);
                 }
@@ -329,11 +337,23 @@ impl ClientSession {
         Ok(())
     }
 
-    /// Sends a `BDAT` frame now, or (without PIPELINING, while a chunk's reply is
-    /// awaited) once the replies before it are in.
+    /// A refusal that came while the `DATA` body was being written: the message fails
+    /// with it.
+    pub(super) fn refuse_body(&mut self, reply: Reply) {
+        if let Some(transaction) = self.current.as_mut() {
+            transaction.fail(Failure::Rejected { stage: FailedStage::EndOfData, reply });
+        }
+    }
+
+    /// Sends a `BDAT` frame now, or once the replies before it are in: without
+    /// PIPELINING always; with it, the last frame of an LMTP message, whose replies
+    /// (one per recipient) could not be told apart from a lone refusal of a chunk
+    /// before it.
     fn send_frame(&mut self, frame: Frame, chunk_in_flight: bool) {
+        let lmtp_last = self.client.config.lmtp && frame.expects.iter().any(|expect| matches!(expect, Expect::End(_)));
         let Some(transaction) = self.current.as_mut() else { return };
-        if transaction.pipelining || (!chunk_in_flight && transaction.waiting.is_empty()) {
+        let pipelined = transaction.pipelining && !lmtp_last;
+        if pipelined || (!chunk_in_flight && transaction.waiting.is_empty()) {
             self.out.unsplit(frame.bytes);
             self.expected.extend(frame.expects);
         } else {
