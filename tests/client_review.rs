@@ -7,33 +7,12 @@ mod support;
 
 use smtp_sansio::Output;
 use smtp_sansio::client::{
-    ClientConfig, ClientCredentials, ClientError, ClientEvent, ClientSession, CloseReason, Failure, MessageId,
-    TlsPolicy,
+    ClientCredentials, ClientError, ClientEvent, ClientSession, CloseReason, Failure, MessageId, TlsPolicy,
 };
 use support::XorShift;
-use support::scripted::{BODY, TIMEOUT, b64, config, converse, converse_with, envelope, password};
-
-const GREETING: &[u8] = b"220 mx.example.org ESMTP\r\n";
-const BYE: &[u8] = b"221 2.0.0 Bye\r\n";
-
-/// An EHLO reply listing `keywords`.
-fn ehlo(keywords: &[&str]) -> Vec<u8> {
-    let mut lines = vec!["mx.example.org".to_string()];
-    lines.extend(keywords.iter().map(|keyword| keyword.to_string()));
-    let last = lines.len() - 1;
-    lines
-        .iter()
-        .enumerate()
-        .map(|(index, line)| format!("250{}{line}\r\n", if index == last { ' ' } else { '-' }))
-        .collect::<String>()
-        .into_bytes()
-}
-
-fn plain() -> ClientConfig {
-    let mut config = config();
-    config.starttls = TlsPolicy::Off;
-    config
-}
+use support::scripted::{
+    BODY, BYE, GREETING, TIMEOUT, b64, config, converse, converse_with, ehlo, envelope, password, plain,
+};
 
 /// Polls until the session stops, completing any TLS handshake asked for.
 fn drain(session: &mut ClientSession) -> (String, Vec<ClientEvent>, Output<ClientEvent>) {

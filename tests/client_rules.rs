@@ -13,30 +13,7 @@ use smtp_sansio::client::{
 use smtp_sansio::sasl::Mechanism;
 use smtp_sansio::wire::{ForwardPath, MailParameters, Parameter, RcptParameters};
 use smtp_sansio::{ConfigError, Output};
-use support::scripted::{BODY, b64, config, converse, converse_with, envelope, password};
-
-const GREETING: &[u8] = b"220 mx.example.org ESMTP\r\n";
-const BYE: &[u8] = b"221 2.0.0 Bye\r\n";
-
-/// An EHLO reply listing `keywords`.
-fn ehlo(keywords: &[&str]) -> Vec<u8> {
-    let mut lines = vec!["mx.example.org".to_string()];
-    lines.extend(keywords.iter().map(|keyword| keyword.to_string()));
-    let last = lines.len() - 1;
-    lines
-        .iter()
-        .enumerate()
-        .map(|(index, line)| format!("250{}{line}\r\n", if index == last { ' ' } else { '-' }))
-        .collect::<String>()
-        .into_bytes()
-}
-
-/// A configuration without STARTTLS, for servers that do not offer it.
-fn plain() -> ClientConfig {
-    let mut config = config();
-    config.starttls = TlsPolicy::Off;
-    config
-}
+use support::scripted::{BODY, BYE, GREETING, b64, config, converse, converse_with, ehlo, envelope, password, plain};
 
 /// Polls until the session stops, completing any TLS handshake asked for: what it
 /// wrote, its events, and how it stopped.

@@ -5,7 +5,8 @@
 use std::collections::VecDeque;
 
 use smtp_sansio::client::{
-    ClientConfig, ClientCredentials, ClientError, ClientEvent, ClientSession, CloseReason, Envelope, Failure, MessageId,
+    ClientConfig, ClientCredentials, ClientError, ClientEvent, ClientSession, CloseReason, Envelope, Failure,
+    MessageId, TlsPolicy,
 };
 use smtp_sansio::sasl::encode_base64;
 use smtp_sansio::wire::{Capabilities, ForwardPath, ReversePath};
@@ -260,3 +261,27 @@ pub fn b64(text: &str) -> String {
 
 /// A small message.
 pub const BODY: &[u8] = b"From: alice@example.net\r\nSubject: hello\r\n\r\nHi Bob.\r\n";
+
+/// A greeting.
+pub const GREETING: &[u8] = b"220 mx.example.org ESMTP\r\n";
+pub const BYE: &[u8] = b"221 2.0.0 Bye\r\n";
+
+/// An EHLO reply listing `keywords`.
+pub fn ehlo(keywords: &[&str]) -> Vec<u8> {
+    let mut lines = vec!["mx.example.org".to_string()];
+    lines.extend(keywords.iter().map(|keyword| keyword.to_string()));
+    let last = lines.len() - 1;
+    lines
+        .iter()
+        .enumerate()
+        .map(|(index, line)| format!("250{}{line}\r\n", if index == last { ' ' } else { '-' }))
+        .collect::<String>()
+        .into_bytes()
+}
+
+/// A configuration without STARTTLS, for servers that do not offer it.
+pub fn plain() -> ClientConfig {
+    let mut config = config();
+    config.starttls = TlsPolicy::Off;
+    config
+}
