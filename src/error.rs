@@ -73,7 +73,9 @@ impl ParseError {
     pub fn status(&self) -> (ReplyCode, EnhancedStatus) {
         let syntax = |detail| (ReplyCode::SYNTAX_ERROR_IN_ARGUMENTS, EnhancedStatus::new(5, 1, detail));
         match self {
-            Self::UnknownCommand | Self::InvalidCharacters => (ReplyCode::SYNTAX_ERROR, EnhancedStatus::new(5, 5, 2)),
+            Self::UnknownCommand => (ReplyCode::SYNTAX_ERROR, EnhancedStatus::new(5, 5, 2)),
+            // NUL and other control characters: an argument error, as Exim answers.
+            Self::InvalidCharacters => (ReplyCode::SYNTAX_ERROR_IN_ARGUMENTS, EnhancedStatus::new(5, 5, 2)),
             Self::InvalidBase64 => (ReplyCode::SYNTAX_ERROR_IN_ARGUMENTS, EnhancedStatus::new(5, 5, 2)),
             Self::InvalidArguments | Self::InvalidParameter(_) | Self::DuplicateParameter(_) => {
                 (ReplyCode::SYNTAX_ERROR_IN_ARGUMENTS, EnhancedStatus::new(5, 5, 4))

@@ -514,7 +514,7 @@ fn into_owned_outlives_the_line() {
 fn every_parse_error_names_the_reply_it_deserves() {
     let cases = [
         (ParseError::UnknownCommand, 500, "5.5.2"),
-        (ParseError::InvalidCharacters, 500, "5.5.2"),
+        (ParseError::InvalidCharacters, 501, "5.5.2"),
         (ParseError::InvalidArguments, 501, "5.5.4"),
         (ParseError::InvalidBase64, 501, "5.5.2"),
         (ParseError::InvalidParameter("SIZE"), 501, "5.5.4"),

@@ -91,8 +91,8 @@ fn nul_and_8bit_bytes_in_commands_are_refused() {
     let run = run(&config(), client, &accept_all);
     assert_eq!(
         run.sent,
-        "220 mx.example.org ESMTP ready\r\n250 mx.example.org\r\n500 5.5.2 invalid characters in command\r\n\
-         500 5.5.2 invalid characters in command\r\n500 5.5.2 invalid characters in command\r\n221 2.0.0 Bye\r\n"
+        "220 mx.example.org ESMTP ready\r\n250 mx.example.org\r\n501 5.5.2 invalid characters in command\r\n\
+         501 5.5.2 invalid characters in command\r\n501 5.5.2 invalid characters in command\r\n221 2.0.0 Bye\r\n"
     );
 }
 
@@ -112,10 +112,11 @@ fn empty_lines_are_unknown_commands() {
 #[test]
 fn http_request_to_the_smtp_port_closes_the_connection() {
     let run = run(&config(), b"GET / HTTP/1.1\r\nHost: mx.example.org\r\n\r\n", &accept_all);
-    assert_eq!(run.sent, "220 mx.example.org ESMTP ready\r\n421 4.7.0 This is an SMTP server, closing connection\r\n");
+    // Issue 11: `221 2.7.0` and close, as Postfix does.
+    assert_eq!(run.sent, "220 mx.example.org ESMTP ready\r\n221 2.7.0 This is an SMTP server, closing connection\r\n");
     assert!(run.closed);
     let run = support::server::run(&config(), b"POST /x HTTP/1.0\r\nEHLO a.example\r\n", &accept_all);
-    assert!(run.sent.ends_with("421 4.7.0 This is an SMTP server, closing connection\r\n"), "{}", run.sent);
+    assert!(run.sent.ends_with("221 2.7.0 This is an SMTP server, closing connection\r\n"), "{}", run.sent);
 }
 
 #[test]
@@ -422,18 +423,18 @@ fn bdat_with_wrong_sizes() {
     assert!(!events.contains(&"MessageEnd".to_string()));
     assert!(run.events.iter().any(|e| e == &Seen::Event(format!("TransactionAborted({:?})", AbortReason::Eof))));
     assert!(!run.sent.contains("221"), "QUIT was part of the chunk: {}", run.sent);
-    // Sizes that are not numbers, and a chunk without MAIL, which is read and dropped.
-    let run = support::server::run(
-        &config(),
-        b"EHLO c.example\r\nBDAT x\r\nBDAT 4\r\nQUITBDAT 0 LAST\r\nQUIT\r\n",
-        &accept_all,
-    );
-    assert!(run.sent.contains("501 5.5.4 syntax error"), "{}", run.sent);
+    // A chunk without MAIL is read and dropped.
+    let run = support::server::run(&config(), b"EHLO c.example\r\nBDAT 4\r\nQUITBDAT 0 LAST\r\nQUIT\r\n", &accept_all);
     assert!(
         run.sent.ends_with("503 5.5.1 Send MAIL first\r\n503 5.5.1 Send MAIL first\r\n221 2.0.0 Bye\r\n"),
         "{}",
         run.sent
     );
+    // Issue 11: a size that is not a number: what follows cannot be framed, so the
+    // session answers and closes.
+    let run = support::server::run(&config(), b"EHLO c.example\r\nBDAT x\r\nNOOP\r\nQUIT\r\n", &accept_all);
+    assert!(run.sent.ends_with("501 5.5.4 syntax error in parameters or arguments\r\n"), "{}", run.sent);
+    assert!(run.closed);
 }
 
 #[test]

@@ -467,13 +467,13 @@ fn r_too_many_errors_while_rcpts_are_pending() {
     let got = run(
         &config,
         b"HELO c.example\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<nobody@example.org>\r\nRCPT TO:<a@example.org>\r\n\
-          RCPT TO:<x@example.org>\nRCPT TO:<y@example.org>\nRCPT TO:<z@example.org>\r\nQUIT\r\n",
+          XBOGUS1\r\nXBOGUS2\r\nRCPT TO:<z@example.org>\r\nQUIT\r\n",
         &reject_nobody,
     );
     assert_eq!(
         sent_of(&got),
         "220 mx.example.org ESMTP ready\r\n250 mx.example.org\r\n250 2.1.0 Sender OK\r\n550 5.1.1 No such user\r\n\
-         250 2.1.5 Recipient OK\r\n500 5.5.2 Command line ended by a bare LF\r\n500 5.5.2 Command line ended by a bare LF\r\n\
+         250 2.1.5 Recipient OK\r\n500 5.5.2 command unrecognized\r\n500 5.5.2 command unrecognized\r\n\
          421 4.7.0 Too many errors, closing connection\r\n"
     );
     assert!(got.closed);

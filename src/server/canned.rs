@@ -89,7 +89,9 @@ canned! {
     NO_RECIPIENTS_LMTP = 503 5 . 5 . 1 "No valid recipients";
     TOO_MANY_ERRORS = 421 4 . 7 . 0 "Too many errors, closing connection";
     INPUT_FLOOD = 421 4 . 7 . 0 "Too much input while busy, closing connection";
-    NOT_HTTP = 421 4 . 7 . 0 "This is an SMTP server, closing connection";
+    NOT_HTTP = 221 2 . 7 . 0 "This is an SMTP server, closing connection";
+    TEXT_AT_COMMAND = 221 2 . 7 . 0 "Message text where a command belongs, closing connection";
+    AUTH_LIMIT = 421 4 . 7 . 0 "Too many failed authentication attempts, closing connection";
     INTERNAL_ERROR = 451 4 . 3 . 0 "Internal error";
     TOO_MANY_RECIPIENTS = 452 4 . 5 . 3 "Too many recipients";
     LINE_TOO_LONG = 500 5 . 5 . 6 "Line too long";

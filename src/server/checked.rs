@@ -188,10 +188,11 @@ fn check(config: &ServerConfig) -> Result<(), ConfigError> {
     if config.requiretls && !tls_possible {
         return Err(ConfigError::RequireTlsWithoutTls);
     }
-    let limits: [(&'static str, bool); 5] = [
+    let limits: [(&'static str, bool); 6] = [
         ("max_message_size", config.max_message_size == Some(0)),
         ("max_recipients", config.max_recipients == 0),
         ("max_errors", config.max_errors == 0),
+        ("max_auth_failures", config.max_auth_failures == 0),
         ("max_command_line", config.max_command_line < 512),
         ("max_auth_line", config.max_auth_line < config.max_command_line),
     ];

@@ -13,6 +13,10 @@ use crate::wire::{
     BodyType, Command, ForwardPath, Host, InitialResponse, MailParameters, MailboxSpan, RcptParameters, ReversePath,
 };
 
+/// The largest refused `BDAT` chunk the session reads to drop it, so that the client can
+/// go on; a larger one is answered, and the connection closed.
+const BDAT_SKIP_LIMIT: u64 = 1 << 20;
+
 /// How many replies may wait behind undecided `RCPT`s, and how many bytes of the
 /// session's own replies, before the session stops reading more commands.
 const MAX_OWED: usize = 512;
@@ -47,10 +51,11 @@ impl ServerSession {
                 self.synchronise();
                 Step::Progress
             }
+            // What follows a bare LF is never run as another command: a proxy in front
+            // that splits lines otherwise would see different commands. Answer, close.
             Framed::BareLf { consumed } => {
                 self.consume(consumed);
-                self.error(canned::BARE_LF_COMMAND);
-                self.synchronise();
+                self.stop_with(canned::BARE_LF_COMMAND);
                 Step::Progress
             }
             Framed::Line { len, consumed } => {
@@ -144,8 +149,15 @@ impl ServerSession {
                 self.command(command);
                 None
             }
+            // Cross-protocol requests (a browser made to talk to the SMTP port), and
+            // header lines where a command belongs (a DATA desynchronisation): nothing
+            // good follows. Postfix answers 221 2.7.0 and closes.
             Err(_) if is_http_request(line) => {
                 self.stop_with(canned::NOT_HTTP);
+                None
+            }
+            Err(_) if is_header_line(line) => {
+                self.stop_with(canned::TEXT_AT_COMMAND);
                 None
             }
             Err(error) => {
@@ -159,6 +171,11 @@ impl ServerSession {
                 });
                 self.count_error();
                 self.synchronise();
+                // A BDAT whose size does not parse: its chunk, if one follows, cannot
+                // be told from commands. Nothing more is read.
+                if starts_with_ignore_case(line, b"BDAT") {
+                    self.stop_reading();
+                }
                 None
             }
         }
@@ -426,6 +443,11 @@ impl ServerSession {
         }
         match refusal {
             Some(refusal) => self.refuse_bdat(refusal, size, last),
+            // A chunk too big to be worth reading only to drop it: 552, and close.
+            None if too_big && size > BDAT_SKIP_LIMIT => {
+                self.transaction = None;
+                self.stop_with(canned::MESSAGE_TOO_BIG);
+            }
             None => self.enter(Phase::Bdat(BdatBody { reader: BdatReader::new(size), last, size, refused: None })),
         }
     }
@@ -437,6 +459,11 @@ impl ServerSession {
     fn refuse_bdat(&mut self, reply: Canned, size: u64, last: bool) {
         if self.errors + 1 >= self.shared.config.max_errors {
             return self.error(reply);
+        }
+        // A chunk too big to be worth reading only to drop it: the reply, and close.
+        if size > BDAT_SKIP_LIMIT {
+            self.error(reply);
+            return self.stop_reading();
         }
         self.enter(Phase::Bdat(BdatBody { reader: BdatReader::new(size), last, size, refused: Some(reply) }));
     }
@@ -597,6 +624,13 @@ fn is_envelope(line: &[u8]) -> bool {
 
 fn starts_with_ignore_case(line: &[u8], prefix: &[u8]) -> bool {
     line.get(..prefix.len()).is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+}
+
+/// A header field line (`Subject: hi`): a name of letters, digits and hyphens, then a
+/// colon. At command position it means message text arrived where commands belong.
+fn is_header_line(line: &[u8]) -> bool {
+    let name_len = line.iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'-').count();
+    name_len > 0 && line.get(name_len) == Some(&b':')
 }
 
 /// An HTTP request line (`GET / HTTP/1.1`), as sent by browsers and proxies that are

@@ -26,6 +26,18 @@ pub enum BareLineEndingPolicy {
     Pass,
 }
 
+/// What to do with a command line that ends in a bare LF (RFC 5321 section 2.3.8: only
+/// CRLF ends a line). Postfix's `smtpd_forbid_bare_newline` is the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CommandBareLf {
+    /// Answer `500 5.5.2` and close: what follows the LF is never run as another
+    /// command, so a proxy that splits lines otherwise cannot smuggle one in.
+    #[default]
+    Reject,
+    /// Take LF as the end of the line, as old clients and hand-typed sessions expect.
+    Normalize,
+}
+
 /// A server session's configuration. Start from [`ServerConfig::new`] and change
 /// the fields you need; the defaults are RFC 5321's limits and a safe, modern
 /// extension set.
@@ -94,6 +106,11 @@ pub struct ServerConfig {
     pub strict: bool,
     /// What to do with bare CR and bare LF in a message body.
     pub bare_line_endings: BareLineEndingPolicy,
+    /// What to do with a command line ended by a bare LF.
+    pub command_bare_lf: CommandBareLf,
+    /// `AUTH` attempts the application refuses on one connection before the session
+    /// answers `421 4.7.0` and closes (a brute-force brake); 3 by default.
+    pub max_auth_failures: u32,
     /// Inactivity timeouts.
     pub timeouts: ServerTimeouts,
     /// Hand `HELO`, `EHLO` and `LHLO` to the application to decide
@@ -146,6 +163,8 @@ impl ServerConfig {
             address_limits: AddressLimits::default(),
             strict: false,
             bare_line_endings: BareLineEndingPolicy::default(),
+            command_bare_lf: CommandBareLf::default(),
+            max_auth_failures: 3,
             timeouts: ServerTimeouts::default(),
             decide_hello: false,
             decide_vrfy: false,

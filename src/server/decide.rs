@@ -242,6 +242,13 @@ impl ServerSession {
                 self.enter(Phase::Data(super::session::DataBody { decoder, received: 0, refused: None }));
             }
             Kind::Auth if accept => self.authenticated = true,
+            // A brake on guessing passwords: after this many refusals, 421 and close.
+            Kind::Auth => {
+                self.auth_failures += 1;
+                if self.auth_failures >= self.shared.config.max_auth_failures {
+                    self.stop_with(canned::AUTH_LIMIT);
+                }
+            }
             _ => {}
         }
     }

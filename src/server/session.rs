@@ -119,6 +119,8 @@ pub struct ServerSession {
     pub(super) authenticated: bool,
     pub(super) transaction: Option<Transaction>,
     pub(super) errors: u32,
+    /// `AUTH` attempts the application refused.
+    pub(super) auth_failures: u32,
     pub(super) eof: bool,
     /// The last `poll_output` said `Pending` with `wants_input` false, and no decision
     /// came since: how much input was held then. Input handed over since only waits,
@@ -336,7 +338,11 @@ impl ServerSession {
         let config = &shared.config;
         let options = ParseOptions { strict: config.strict, limits: config.address_limits };
         // Each command's own cap is checked once its line is read.
-        let framer = LineFramer::new(shared.caps.longest(), BareLf::Reject);
+        let bare_lf = match config.command_bare_lf {
+            super::CommandBareLf::Reject => BareLf::Reject,
+            super::CommandBareLf::Normalize => BareLf::Accept,
+        };
+        let framer = LineFramer::new(shared.caps.longest(), bare_lf);
         Self {
             id: next_session_id(),
             options,
@@ -354,6 +360,7 @@ impl ServerSession {
             authenticated: false,
             transaction: None,
             errors: 0,
+            auth_failures: 0,
             eof: false,
             told_no_input: None,
             shared,
