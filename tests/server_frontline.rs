@@ -106,3 +106,32 @@ fn auth_failures_are_limited_per_connection() {
     );
     assert!(run.closed);
 }
+
+// RFC 9422: LIMITS advertised from the configuration, and enforced.
+#[test]
+fn limits_are_advertised_and_enforced() {
+    let mut config = config();
+    config.advertise_limits = true;
+    config.max_recipients = 5;
+    config.max_messages = Some(1);
+    config.max_recipient_domains = Some(2);
+    let run = run(
+        &config,
+        b"EHLO c\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<a@one.example>\r\nRCPT TO:<b@two.example>\r\n\
+          RCPT TO:<c@ONE.example>\r\nRCPT TO:<d@three.example>\r\nRSET\r\nMAIL FROM:<a@example.net>\r\nQUIT\r\n",
+        &accept_all,
+    );
+    assert!(run.sent.contains("250-LIMITS RCPTMAX=5 MAILMAX=1 RCPTDOMAINMAX=2\r\n"), "{}", run.sent);
+    assert!(
+        run.sent.ends_with(
+            "250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n250 2.1.5 Recipient OK\r\n250 2.1.5 Recipient OK\r\n\
+             452 4.5.3 Too many recipient domains\r\n250 2.0.0 Reset\r\n\
+             451 4.5.3 Too many transactions in this session, reconnect\r\n221 2.0.0 Bye\r\n"
+        ),
+        "{}",
+        run.sent
+    );
+    // Not advertised unless asked.
+    let quiet = support::server::run(&support::server::config(), b"EHLO c\r\nQUIT\r\n", &accept_all);
+    assert!(!quiet.sent.contains("LIMITS"), "{}", quiet.sent);
+}

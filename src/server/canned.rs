@@ -94,6 +94,8 @@ canned! {
     AUTH_LIMIT = 421 4 . 7 . 0 "Too many failed authentication attempts, closing connection";
     INTERNAL_ERROR = 451 4 . 3 . 0 "Internal error";
     TOO_MANY_RECIPIENTS = 452 4 . 5 . 3 "Too many recipients";
+    TOO_MANY_DOMAINS = 452 4 . 5 . 3 "Too many recipient domains";
+    TOO_MANY_MESSAGES = 451 4 . 5 . 3 "Too many transactions in this session, reconnect";
     LINE_TOO_LONG = 500 5 . 5 . 6 "Line too long";
     BARE_LF_COMMAND = 500 5 . 5 . 2 "Command line ended by a bare LF";
     NO_HELLO = 503 5 . 5 . 1 "Send EHLO or HELO first";

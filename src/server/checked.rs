@@ -124,6 +124,15 @@ fn capabilities(config: &ServerConfig, tls: bool) -> Capabilities {
     let auth = !config.auth_mechanisms.is_empty() && (tls || config.plaintext_auth);
     let mechanisms = config.auth_mechanisms.iter().map(|m| String::from(m.as_str())).collect();
     offer(auth, Capability::Auth(mechanisms));
+    // RFC 9422: the limits the session enforces.
+    let mut limits = alloc::vec![(String::from("RCPTMAX"), alloc::format!("{}", config.max_recipients))];
+    if let Some(max) = config.max_messages {
+        limits.push((String::from("MAILMAX"), alloc::format!("{max}")));
+    }
+    if let Some(max) = config.max_recipient_domains {
+        limits.push((String::from("RCPTDOMAINMAX"), alloc::format!("{max}")));
+    }
+    offer(config.advertise_limits, Capability::Limits(limits));
     // RFC 5321 section 3.5.2: a server that serves EXPN must list it.
     offer(config.decide_expn, Capability::Other { keyword: "EXPN".into(), params: Vec::new() });
     offer(true, Capability::Other { keyword: "HELP".into(), params: Vec::new() });
@@ -188,7 +197,9 @@ fn check(config: &ServerConfig) -> Result<(), ConfigError> {
     if config.requiretls && !tls_possible {
         return Err(ConfigError::RequireTlsWithoutTls);
     }
-    let limits: [(&'static str, bool); 6] = [
+    let limits: [(&'static str, bool); 8] = [
+        ("max_messages", config.max_messages == Some(0)),
+        ("max_recipient_domains", config.max_recipient_domains == Some(0)),
         ("max_message_size", config.max_message_size == Some(0)),
         ("max_recipients", config.max_recipients == 0),
         ("max_errors", config.max_errors == 0),

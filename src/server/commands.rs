@@ -282,11 +282,17 @@ impl ServerSession {
             _ if self.hello == Hello::None => canned::NO_HELLO,
             _ if self.transaction.is_some() => canned::NESTED_MAIL,
             _ if self.shared.config.submission && !self.authenticated => canned::AUTH_REQUIRED,
+            // RFC 9422 MAILMAX: transient; the client goes on over a new connection.
+            _ if self.shared.config.max_messages.is_some_and(|max| self.mails >= max) => {
+                self.reply(canned::TOO_MANY_MESSAGES);
+                return None;
+            }
             _ => {
                 if let Some(refusal) = self.check_mail_parameters(params) {
                     self.reply(refusal);
                     return None;
                 }
+                self.mails += 1;
                 let kind = Kind::Mail { body: params.body, smtputf8: params.smtputf8 };
                 let from = match from {
                     ReversePath::Null => None,
@@ -373,6 +379,10 @@ impl ServerSession {
                     self.reply(canned::PARAMETER_NOT_OFFERED);
                     return None;
                 }
+                if !self.take_domain(to) {
+                    self.reply(canned::TOO_MANY_DOMAINS);
+                    return None;
+                }
                 let to = match to {
                     ForwardPath::Postmaster => None,
                     // `to` was parsed from `line`, so its place there is always found.
@@ -389,6 +399,28 @@ impl ServerSession {
         };
         self.error(refusal);
         None
+    }
+
+    /// Counts the recipient's domain against RFC 9422's `RCPTDOMAINMAX`, if set; `false`
+    /// when it is one domain too many. Every `RCPT` handed to the application counts,
+    /// whatever its decision, so that the limit does not depend on when decisions come.
+    fn take_domain(&mut self, to: &ForwardPath<'_>) -> bool {
+        let (Some(max), Some(transaction), ForwardPath::Mailbox(mailbox)) =
+            (self.shared.config.max_recipient_domains, &mut self.transaction, to)
+        else {
+            return true;
+        };
+        // The domain follows the last `@` (a quoted local part may hold one too).
+        let host = alloc::string::String::from(mailbox.as_str().rsplit_once('@').map_or("", |(_, host)| host));
+        let domains = transaction.domains.get_or_insert_with(Default::default);
+        if domains.iter().any(|domain| domain.eq_ignore_ascii_case(&host)) {
+            return true;
+        }
+        if domains.len() >= max {
+            return false;
+        }
+        domains.push(host);
+        true
     }
 
     /// DATA (RFC 5321 section 4.1.1.4).

@@ -92,6 +92,15 @@ pub struct ServerConfig {
     /// Recipients per transaction; the next one gets `452 4.5.3` (RFC 5321 section
     /// 4.5.3.1.10 says at least 100 must be accepted).
     pub max_recipients: usize,
+    /// Transactions (`MAIL` commands) per connection; the next `MAIL` gets `451 4.5.3`
+    /// and the client is to reconnect (RFC 9422's `MAILMAX`). `None`: no limit.
+    pub max_messages: Option<u32>,
+    /// Different recipient domains per transaction; a `RCPT` for one more gets
+    /// `452 4.5.3` (RFC 9422's `RCPTDOMAINMAX`). `None`: no limit.
+    pub max_recipient_domains: Option<usize>,
+    /// Offer `LIMITS` (RFC 9422) in the `EHLO` reply: `RCPTMAX` (`max_recipients`), and
+    /// `MAILMAX` and `RCPTDOMAINMAX` when those limits are set. Off by default.
+    pub advertise_limits: bool,
     /// Errors (unknown commands, bad syntax, bad sequence) before the server answers
     /// `421 4.7.0` and closes.
     pub max_errors: u32,
@@ -157,6 +166,9 @@ impl ServerConfig {
             submission: false,
             lmtp: false,
             max_recipients: 100,
+            max_messages: None,
+            max_recipient_domains: None,
+            advertise_limits: false,
             max_errors: 20,
             max_command_line: LineFramer::COMMAND_LINE,
             max_auth_line: LineFramer::AUTH_LINE,

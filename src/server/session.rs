@@ -121,11 +121,13 @@ pub struct ServerSession {
     pub(super) errors: u32,
     /// `AUTH` attempts the application refused.
     pub(super) auth_failures: u32,
+    /// `MAIL` commands handed to the application (RFC 9422's `MAILMAX` counts them).
+    pub(super) mails: u32,
     pub(super) eof: bool,
     /// The last `poll_output` said `Pending` with `wants_input` false, and no decision
     /// came since: how much input was held then. Input handed over since only waits,
     /// and more than [`MAX_HELD_INPUT`] of it closes the session.
-    pub(super) told_no_input: Option<usize>,
+    pub(super) told_no_input: Option<u32>,
 }
 
 /// What the session is reading now.
@@ -215,6 +217,12 @@ pub(super) struct Transaction {
     pub(super) lmtp_recipients: Vec<(u64, RcptCommand, bool)>,
     /// Body octets received so far (all `BDAT` chunks together).
     pub(super) received: u64,
+    /// The recipient domains of the `RCPT` commands handed to the application, when
+    /// their number is limited (RFC 9422's `RCPTDOMAINMAX`).
+    /// (Boxed, and made only when the limit is set: a thin pointer keeps an idle
+    /// session within 1 KiB.)
+    #[allow(clippy::box_collection)]
+    pub(super) domains: Option<alloc::boxed::Box<Vec<alloc::string::String>>>,
     /// A `BDAT` chunk was taken: the body is being sent in chunks, so neither `RCPT`
     /// nor `DATA` may follow (RFC 3030 section 2). (An accepted `DATA` reads the whole
     /// body and ends the transaction; a refused one changes nothing.)
@@ -234,6 +242,7 @@ impl Transaction {
             lmtp_recipients: Vec::new(),
             received: 0,
             chunking: false,
+            domains: None,
             refused: None,
         }
     }
@@ -361,6 +370,7 @@ impl ServerSession {
             transaction: None,
             errors: 0,
             auth_failures: 0,
+            mails: 0,
             eof: false,
             told_no_input: None,
             shared,
@@ -396,8 +406,10 @@ impl ServerSession {
     /// behind an undecided command closes the session.
     fn accepts_input(&mut self, len: usize) -> bool {
         let cap = MAX_HELD_INPUT + self.framer.max_line();
-        let flood =
-            self.told_no_input.is_some_and(|before| self.input.len().saturating_add(len) > before.saturating_add(cap));
+        // (`before` saturates at 4 GiB: a read that large is the driver's own choice.)
+        let flood = self
+            .told_no_input
+            .is_some_and(|before| self.input.len().saturating_add(len) > (before as usize).saturating_add(cap));
         match &mut self.phase {
             Phase::StartTls { discarded } | Phase::Handshake { discarded } => {
                 *discarded += len;
@@ -586,7 +598,7 @@ impl ServerSession {
                 Step::NeedInput if owed == 0 => return Output::Wait(self.timeout()),
                 Step::NeedInput => return Output::Pending(Pending::new(owed, true)),
                 Step::Blocked => {
-                    self.told_no_input = Some(self.input.len());
+                    self.told_no_input = Some(u32::try_from(self.input.len()).unwrap_or(u32::MAX));
                     return Output::Pending(Pending::new(owed, false));
                 }
             }
