@@ -589,17 +589,22 @@ impl ServerSession {
                 Phase::Handshake { .. } => return Output::Pending(Pending::new(0, false)),
                 _ => {}
             }
-            let step = self.step();
-            let owed = self.decisions_owed();
-            self.told_no_input = None;
-            match step {
+            match self.step() {
                 Step::Progress => continue,
-                _ if !self.out.is_empty() => return Output::Transmit(self.out.split().freeze()),
-                Step::NeedInput if owed == 0 => return Output::Wait(self.timeout()),
-                Step::NeedInput => return Output::Pending(Pending::new(owed, true)),
+                _ if !self.out.is_empty() => {
+                    self.told_no_input = None;
+                    return Output::Transmit(self.out.split().freeze());
+                }
+                Step::NeedInput => {
+                    self.told_no_input = None;
+                    return match self.decisions_owed() {
+                        0 => Output::Wait(self.timeout()),
+                        owed => Output::Pending(Pending::new(owed, true)),
+                    };
+                }
                 Step::Blocked => {
                     self.told_no_input = Some(u32::try_from(self.input.len()).unwrap_or(u32::MAX));
-                    return Output::Pending(Pending::new(owed, false));
+                    return Output::Pending(Pending::new(self.decisions_owed(), false));
                 }
             }
         }
