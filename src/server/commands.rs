@@ -30,14 +30,16 @@ impl ServerSession {
         // input may not be commands at all (the body after an undecided DATA): leave it
         // unread. Behind RCPT decisions only, the next line is read to see whether it
         // is another RCPT; a broken line is answered in its place in the queue.
-        if self.undecided().any(|kind| !matches!(kind, Kind::Rcpt)) {
-            return Step::Blocked;
-        }
-        // Nor behind a queue of replies that has grown long: the session's own replies
-        // to lines read behind RCPT decisions (refused parameters, errors) are held
-        // until those decisions come, and must stay bounded.
-        if self.owed.len() >= MAX_OWED || self.held.len() >= MAX_HELD_REPLIES {
-            return Step::Blocked;
+        if !self.owed.is_empty() {
+            if self.undecided().any(|kind| !matches!(kind, Kind::Rcpt)) {
+                return Step::Blocked;
+            }
+            // Nor behind a queue of replies that has grown long: the session's own
+            // replies to lines read behind RCPT decisions (refused parameters, errors)
+            // are held until those decisions come, and must stay bounded.
+            if self.owed.len() >= MAX_OWED || self.held.len() >= MAX_HELD_REPLIES {
+                return Step::Blocked;
+            }
         }
         match self.framer.next_line(&self.input) {
             Framed::Incomplete { discard } => {

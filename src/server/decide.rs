@@ -214,7 +214,7 @@ impl ServerSession {
     }
 
     /// What a decision changes.
-    fn apply(&mut self, ticket: u64, kind: Kind, accept: bool) {
+    fn apply(&mut self, ticket: u32, kind: Kind, accept: bool) {
         match kind {
             Kind::Hello(hello) if accept => {
                 self.abort_transaction(AbortReason::Reset);
@@ -273,9 +273,11 @@ impl ServerSession {
     }
 
     /// Starts a decision: the event goes out now, its reply's place is kept.
-    pub(super) fn ask(&mut self, kind: Kind, event: impl FnOnce(Ticket) -> ServerEvent) -> u64 {
+    pub(super) fn ask(&mut self, kind: Kind, event: impl FnOnce(Ticket) -> ServerEvent) -> u32 {
+        // A session with 2^32 decisions has long outlived its connection; wrapping is
+        // harmless, as a ticket is answered long before its number comes round again.
         let id = self.next_ticket;
-        self.next_ticket += 1;
+        self.next_ticket = self.next_ticket.wrapping_add(1);
         self.owed.push_back(Owed::Decision { ticket: id, kind, decided: None });
         let ticket = Ticket { session: self.session_id(), id, kind: kind.ticket_kind() };
         self.events.push_back(event(ticket));

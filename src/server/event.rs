@@ -22,8 +22,8 @@ use crate::wire::Host;
 #[derive(Clone, PartialEq, Eq, Hash)]
 #[must_use = "the session waits until the ticket is answered"]
 pub struct Ticket {
-    pub(crate) session: u64,
-    pub(crate) id: u64,
+    pub(crate) session: u32,
+    pub(crate) id: u32,
     pub(crate) kind: TicketKind,
 }
 

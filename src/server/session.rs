@@ -97,7 +97,7 @@ pub struct ServerSession {
     /// Shared by every session of a server: one copy, however many connections.
     pub(super) shared: Arc<Shared>,
     /// Names this session in its tickets.
-    pub(super) id: u64,
+    pub(super) id: u32,
     pub(super) options: ParseOptions,
     pub(super) framer: LineFramer,
     /// Received bytes not yet used.
@@ -112,7 +112,7 @@ pub struct ServerSession {
     pub(super) owed: VecDeque<Owed>,
     /// The encoded replies of the `Owed::Ready` entries, in order.
     pub(super) held: BytesMut,
-    pub(super) next_ticket: u64,
+    pub(super) next_ticket: u32,
     pub(super) phase: Phase,
     pub(super) hello: Hello,
     pub(super) tls: bool,
@@ -214,7 +214,7 @@ pub(super) struct Transaction {
     pub(super) undecided: usize,
     /// LMTP: each recipient with the ticket that decides it, and whether it was
     /// accepted, for one reply per accepted recipient after the body.
-    pub(super) lmtp_recipients: Vec<(u64, RcptCommand, bool)>,
+    pub(super) lmtp_recipients: Vec<(u32, RcptCommand, bool)>,
     /// Body octets received so far (all `BDAT` chunks together).
     pub(super) received: u64,
     /// The recipient domains of the `RCPT` commands handed to the application, when
@@ -252,7 +252,7 @@ impl Transaction {
 #[derive(Debug)]
 pub(super) enum Owed {
     /// Waiting for the application.
-    Decision { ticket: u64, kind: Kind, decided: Option<BytesMut> },
+    Decision { ticket: u32, kind: Kind, decided: Option<BytesMut> },
     /// This many bytes at the front of `held`.
     Ready(usize),
 }
@@ -282,17 +282,19 @@ pub(super) enum Step {
     Blocked,
 }
 
-/// Numbers sessions, so that a ticket names its own. Without atomics (some embedded
-/// targets) every session is number 0 and tickets of other sessions are told apart
-/// only by their numbers.
-fn next_session_id() -> u64 {
-    #[cfg(target_has_atomic = "64")]
+/// Numbers sessions, so that a ticket names its own. The number wraps after 2^32
+/// sessions: a ticket kept that long names another session's by chance only. Without
+/// atomics (some embedded targets) every session is number 0 and tickets of other
+/// sessions are told apart only by their numbers. (32 bits keep tickets, and so
+/// events, small: they are moved on every command.)
+fn next_session_id() -> u32 {
+    #[cfg(target_has_atomic = "32")]
     {
-        use core::sync::atomic::{AtomicU64, Ordering};
-        static NEXT: AtomicU64 = AtomicU64::new(1);
+        use core::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(1);
         NEXT.fetch_add(1, Ordering::Relaxed)
     }
-    #[cfg(not(target_has_atomic = "64"))]
+    #[cfg(not(target_has_atomic = "32"))]
     {
         0
     }
@@ -674,7 +676,7 @@ impl ServerSession {
     }
 
     /// The id of this session, for its tickets.
-    pub(super) fn session_id(&self) -> u64 {
+    pub(super) fn session_id(&self) -> u32 {
         self.id
     }
 
