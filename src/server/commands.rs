@@ -413,15 +413,15 @@ impl ServerSession {
             return true;
         };
         // The domain follows the last `@` (a quoted local part may hold one too).
-        let host = alloc::string::String::from(mailbox.as_str().rsplit_once('@').map_or("", |(_, host)| host));
+        let host = mailbox.as_str().rsplit_once('@').map_or("", |(_, host)| host);
         let domains = transaction.domains.get_or_insert_with(Default::default);
-        if domains.iter().any(|domain| domain.eq_ignore_ascii_case(&host)) {
+        if domains.iter().any(|domain| domain.eq_ignore_ascii_case(host)) {
             return true;
         }
         if domains.len() >= max {
             return false;
         }
-        domains.push(host);
+        domains.push(host.into());
         true
     }
 
