@@ -112,7 +112,7 @@ impl ServerSession {
 
     /// How many replies the end of the current message gets: one, or in LMTP one per
     /// accepted recipient (RFC 2033 section 4.2), whatever the outcome.
-    fn lmtp_replies(&self) -> usize {
+    pub(super) fn lmtp_replies(&self) -> usize {
         match &self.transaction {
             Some(transaction) if self.shared.config.lmtp => transaction.recipients,
             _ => 1,

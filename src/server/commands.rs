@@ -294,7 +294,7 @@ impl ServerSession {
                     self.reply(refusal);
                     return None;
                 }
-                self.mails += 1;
+                self.mails = self.mails.saturating_add(1);
                 let kind = Kind::Mail { body: params.body, smtputf8: params.smtputf8 };
                 let from = match from {
                     ReversePath::Null => None,
@@ -454,6 +454,8 @@ impl ServerSession {
         let limit = self.shared.config.max_message_size.unwrap_or(u64::MAX);
         let lmtp = self.shared.config.lmtp;
         let mut too_big = false;
+        // The message was refused for its size by an earlier chunk: this one is dropped too.
+        let refused_already = self.transaction.as_ref().is_some_and(|transaction| transaction.refused.is_some());
         let refusal = match &mut self.transaction {
             _ if !self.shared.config.chunking => Some(canned::NOT_OFFERED),
             None if self.hello == Hello::None => Some(canned::NO_HELLO),
@@ -478,9 +480,14 @@ impl ServerSession {
         match refusal {
             Some(refusal) => self.refuse_bdat(refusal, size, last),
             // A chunk too big to be worth reading only to drop it: 552, and close.
-            None if too_big && size > BDAT_SKIP_LIMIT => {
+            None if (too_big || refused_already) && size > BDAT_SKIP_LIMIT => {
+                // The last chunk's refusal is owed once per accepted recipient in LMTP.
+                let replies = if last { self.lmtp_replies() } else { 1 };
+                for _ in 0..replies {
+                    self.reply(canned::MESSAGE_TOO_BIG);
+                }
                 self.transaction = None;
-                self.stop_with(canned::MESSAGE_TOO_BIG);
+                self.stop_reading();
             }
             None => self.enter(Phase::Bdat(BdatBody { reader: BdatReader::new(size), last, size, refused: None })),
         }
