@@ -298,4 +298,24 @@ fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
     ratio::report("server_session", "smtp-sansio", &["mailrs-smtp-proto", "mailin"]);
+    if ratio::whole_run() {
+        let (script, _) = script();
+        let config = ServerConfig::new("mx.example.org").build().expect("a valid configuration");
+        let (text_lines, raw_lines) = split(&script);
+        ratio::paired(
+            "server_session",
+            2000,
+            &mut || {
+                black_box(run_ours(&config, black_box(&script)));
+            },
+            &mut [
+                ("mailrs-smtp-proto", &mut || {
+                    black_box(run_mailrs(black_box(&text_lines)));
+                }),
+                ("mailin", &mut || {
+                    black_box(run_mailin(black_box(&raw_lines)));
+                }),
+            ],
+        );
+    }
 }

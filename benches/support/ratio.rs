@@ -25,3 +25,79 @@ pub fn report(group: &str, ours: &str, peers: &[&str]) {
         }
     }
 }
+
+/// Whether this is a whole `cargo bench` run: not `--test`, `--list` or `--profile-time`,
+/// and no filter naming some benches only.
+#[allow(dead_code)] // not every bench pairs its runs
+pub fn whole_run() -> bool {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut takes_value = false;
+    let mut filtered = false;
+    for arg in &args {
+        if core::mem::take(&mut takes_value) {
+            continue;
+        }
+        match arg.as_str() {
+            "--test" | "--list" | "--profile-time" => return false,
+            "--warm-up-time" | "--measurement-time" | "--sample-size" | "--save-baseline" | "--baseline" => {
+                takes_value = true
+            }
+            other if !other.starts_with('-') => filtered = true,
+            _ => {}
+        }
+    }
+    args.iter().any(|arg| arg == "--bench") && !filtered
+}
+
+/// Times `ours` and each peer one after the other, round after round, and prints for
+/// each peer the median over the rounds of its time divided by ours, with the quartiles.
+///
+/// Criterion measures each bench alone for seconds; on a shared machine a slow phase
+/// that long moves one bench and not the other, and the ratio of criterion's means by
+/// 20% or more either way. Here every round's runs are a few hundred microseconds
+/// apart, under the same conditions, and the median over rounds drops the rounds a
+/// slow phase cut through.
+#[allow(dead_code)] // not every bench pairs its runs
+pub fn paired(group: &str, rounds: usize, ours: &mut dyn FnMut(), peers: &mut [(&str, &mut dyn FnMut())]) {
+    use std::time::Instant;
+    let time = |run: &mut dyn FnMut()| {
+        let start = Instant::now();
+        run();
+        start.elapsed().as_secs_f64()
+    };
+    let mut ratios: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); peers.len()];
+    let mut ours_times = Vec::with_capacity(rounds);
+    let mut peer_times = vec![0.0; peers.len()];
+    for round in 0..rounds {
+        // Every other round the peers go first: no one always runs in the cache the
+        // other left.
+        let peers_first = round % 2 == 1;
+        let mut our_time = if peers_first { 0.0 } else { time(ours) };
+        for ((_, peer), peer_time) in peers.iter_mut().zip(&mut peer_times) {
+            *peer_time = time(*peer);
+        }
+        if peers_first {
+            our_time = time(ours);
+        }
+        ours_times.push(our_time);
+        for (peer_time, ratios) in peer_times.iter().zip(&mut ratios) {
+            ratios.push(peer_time / our_time);
+        }
+    }
+    let quartiles = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        let at = |q: usize| values[(values.len() - 1) * q / 4];
+        (at(1), at(2), at(3))
+    };
+    let (_, our_median, _) = quartiles(&mut ours_times);
+    println!(
+        "\n{group}, paired: {rounds} rounds, each running every contender once; smtp-sansio's median {:.1} µs",
+        our_median * 1e6
+    );
+    for ((name, _), ratios) in peers.iter().zip(&mut ratios) {
+        let (low, median, high) = quartiles(ratios);
+        println!(
+            "  {name:<28} smtp-sansio is {median:.2}x as fast (median of the rounds; quartiles {low:.2}x to {high:.2}x)"
+        );
+    }
+}

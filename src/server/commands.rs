@@ -61,21 +61,22 @@ impl ServerSession {
                 Step::Progress
             }
             Framed::Line { len, consumed } => {
-                if !self.may_run(&self.input[..len]) {
+                let head = Head::of(&self.input[..len]);
+                if !self.may_run(head) {
                     return Step::Blocked;
                 }
-                if is_envelope(&self.input[..len]) {
+                if matches!(head, Head::Mail | Head::Rcpt) {
                     // MAIL and RCPT go to the application as slices of the input.
                     let mut line = self.input.split_to(consumed).freeze();
                     line.truncate(len);
-                    if let Some(envelope) = self.line(&line) {
+                    if let Some(envelope) = self.line(&line, head) {
                         self.ask_envelope(envelope, line);
                     }
                 } else {
                     // Other lines are read in place: the buffer is taken out while the
                     // command borrows it (no copy, no allocation), then put back.
                     let input = core::mem::take(&mut self.input);
-                    let _ = self.line(&input[..len]);
+                    let _ = self.line(&input[..len], head);
                     self.input = input;
                     self.consume(consumed);
                     if matches!(self.phase, Phase::Closing | Phase::Closed) {
@@ -95,7 +96,10 @@ impl ServerSession {
 
     /// Whether a command may run now: once every decision it depends on is made. RCPT
     /// needs MAIL's (and may run beside other RCPTs); everything else needs all of them.
-    fn may_run(&self, line: &[u8]) -> bool {
+    fn may_run(&self, head: Head) -> bool {
+        if self.owed.is_empty() {
+            return true;
+        }
         let mut undecided = self.undecided().peekable();
         if undecided.peek().is_none() {
             return true;
@@ -105,20 +109,20 @@ impl ServerSession {
         let room = self.transaction.as_ref().is_some_and(|transaction| {
             transaction.recipients + transaction.undecided < self.shared.config.max_recipients
         });
-        room && starts_with_ignore_case(line, b"RCPT ") && undecided.all(|kind| matches!(kind, Kind::Rcpt))
+        room && head == Head::Rcpt && undecided.all(|kind| matches!(kind, Kind::Rcpt))
     }
 
     /// Runs one command line, CRLF removed. An accepted `MAIL` or `RCPT` comes back
     /// ready to go to the application: it needs the line itself, which `line` borrows.
-    fn line(&mut self, line: &[u8]) -> Option<Envelope> {
+    fn line(&mut self, line: &[u8], head: Head) -> Option<Envelope> {
         // Each command has its own cap, raised for MAIL and RCPT by the extensions
         // offered; the framer was built with the largest.
         let caps = &self.shared.caps;
-        let cap = match line.get(..5) {
-            Some(verb) if verb.eq_ignore_ascii_case(b"MAIL ") => caps.mail,
-            Some(verb) if verb.eq_ignore_ascii_case(b"RCPT ") => caps.rcpt,
-            Some(verb) if verb.eq_ignore_ascii_case(b"AUTH ") => caps.auth,
-            _ => caps.other,
+        let cap = match head {
+            Head::Mail => caps.mail,
+            Head::Rcpt => caps.rcpt,
+            Head::Auth => caps.auth,
+            Head::Other => caps.other,
         };
         if line.len() + 2 > cap {
             self.error(canned::LINE_TOO_LONG);
@@ -656,11 +660,30 @@ pub(super) enum Envelope {
     Rcpt { to: Option<MailboxSpan> },
 }
 
-/// Whether a line is `MAIL` or `RCPT`: the only commands whose line the application
-/// keeps. (The parser splits the verb at the first space, so a parsed `MAIL` or `RCPT`
-/// always starts like this.)
-fn is_envelope(line: &[u8]) -> bool {
-    starts_with_ignore_case(line, b"MAIL ") || starts_with_ignore_case(line, b"RCPT ")
+/// What the session needs to know of a command line before it is parsed: whether it is
+/// `MAIL` or `RCPT` (the only commands whose line the application keeps, and the only
+/// ones that may run beside undecided `RCPT`s) or `AUTH`, each of which has a line cap
+/// of its own. (The parser splits the verb at the first space, so a parsed `MAIL`,
+/// `RCPT` or `AUTH` always starts like this.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Head {
+    Mail,
+    Rcpt,
+    Auth,
+    Other,
+}
+
+impl Head {
+    fn of(line: &[u8]) -> Self {
+        let Some(&[a, b, c, d, b' ']) = line.get(..5) else { return Self::Other };
+        // Clearing bit 5 upper-cases an ASCII letter, and makes no other byte a letter.
+        match [a, b, c, d].map(|byte| byte & !0x20) {
+            [b'M', b'A', b'I', b'L'] => Self::Mail,
+            [b'R', b'C', b'P', b'T'] => Self::Rcpt,
+            [b'A', b'U', b'T', b'H'] => Self::Auth,
+            _ => Self::Other,
+        }
+    }
 }
 
 fn starts_with_ignore_case(line: &[u8], prefix: &[u8]) -> bool {

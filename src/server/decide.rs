@@ -5,7 +5,7 @@ use bytes::{BufMut, BytesMut};
 
 use super::canned::{self, Canned};
 use super::checked::Shared;
-use super::event::{AbortReason, AuthTicket, ServerEvent, Ticket, TicketKind};
+use super::event::{AbortReason, AuthTicket, ServerEvent, TICKET_NUMBERS, Ticket, TicketKind};
 use super::session::{Hello, Kind, Owed, Phase, ServerSession, Transaction};
 use crate::error::DecisionError;
 use crate::framing::DataDecoder;
@@ -110,13 +110,32 @@ impl ServerSession {
     }
 
     fn decide(&mut self, ticket: &Ticket, reply: Option<Reply>, accept: bool) -> Result<(), DecisionError> {
-        if ticket.session != self.session_id() {
+        if ticket.session() != self.session_id() {
             return Err(DecisionError::OtherSession);
+        }
+        // The common case, made cheap: the oldest decision owed, accepted with the usual
+        // reply, which goes straight out. (The same as the general path below.)
+        if accept
+            && reply.is_none()
+            && let Some(&Owed::Decision { ticket: id, kind, decided: None }) = self.owed.front()
+            && id == ticket.id()
+        {
+            self.owed.pop_front();
+            match kind {
+                Kind::Hello(hello) => self.out.put_slice(hello_reply(&self.shared, hello, self.tls)),
+                _ => kind.accepted().write(&mut self.out, self.shared.config.enhanced_status_codes),
+            }
+            self.apply(id, kind, true);
+            if !self.owed.is_empty() {
+                self.release();
+            }
+            self.told_no_input = None;
+            return Ok(());
         }
         let found = self
             .owed
             .iter()
-            .position(|owed| matches!(owed, Owed::Decision { ticket: id, decided: None, .. } if *id == ticket.id));
+            .position(|owed| matches!(owed, Owed::Decision { ticket: id, decided: None, .. } if *id == ticket.id()));
         let Some(index) = found else {
             return Err(match self.phase {
                 Phase::Closing | Phase::Closed => DecisionError::Closed,
@@ -164,7 +183,7 @@ impl ServerSession {
         if closes {
             self.close_after(kept);
         } else {
-            self.apply(ticket.id, kind, accept);
+            self.apply(ticket.id(), kind, accept);
         }
         self.release();
         // The session may want input again: what it said before this decision is void.
@@ -274,12 +293,12 @@ impl ServerSession {
 
     /// Starts a decision: the event goes out now, its reply's place is kept.
     pub(super) fn ask(&mut self, kind: Kind, event: impl FnOnce(Ticket) -> ServerEvent) -> u32 {
-        // A session with 2^32 decisions has long outlived its connection; wrapping is
-        // harmless, as a ticket is answered long before its number comes round again.
+        // Numbers wrap (see `TICKET_NUMBERS`): harmless, as a ticket is answered long
+        // before its number comes round again.
         let id = self.next_ticket;
-        self.next_ticket = self.next_ticket.wrapping_add(1);
+        self.next_ticket = (self.next_ticket + 1) % TICKET_NUMBERS;
         self.owed.push_back(Owed::Decision { ticket: id, kind, decided: None });
-        let ticket = Ticket { session: self.session_id(), id, kind: kind.ticket_kind() };
+        let ticket = Ticket::new(self.session_id(), id, kind.ticket_kind());
         self.events.push_back(event(ticket));
         id
     }

@@ -10,27 +10,24 @@ use crate::wire::{
     AddressLimits, Command, ForwardPath, MailParameters, MailboxSpan, ParseOptions, RcptParameters, ReversePath,
 };
 
-/// A command line that parsed, with the options it parsed under (kept small: events
-/// carry this, and a session queues events).
+/// A command line that parsed, and whether it parsed strictly (kept small: events carry
+/// this, and every event is moved a few times).
 #[derive(Clone, PartialEq, Eq)]
 struct Line {
     bytes: Bytes,
     strict: bool,
-    /// The address limits, narrowed: a limit of 4 GiB or more is as good as none for a
-    /// line that is far shorter.
-    limits: [u32; 3],
 }
 
 impl Line {
     fn new(bytes: Bytes, options: ParseOptions) -> Self {
-        let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        let AddressLimits { local_part, domain, path } = options.limits;
-        Self { bytes, strict: options.strict, limits: [narrow(local_part), narrow(domain), narrow(path)] }
+        Self { bytes, strict: options.strict }
     }
 
+    /// The options to read the line again: the address limits only ever refuse a line,
+    /// and this one passed them, so none are needed to read it the same way.
     fn options(&self) -> ParseOptions {
-        let [local_part, domain, path] = self.limits.map(|n| n as usize);
-        ParseOptions { strict: self.strict, limits: AddressLimits { local_part, domain, path } }
+        let none = AddressLimits { local_part: usize::MAX, domain: usize::MAX, path: usize::MAX };
+        ParseOptions { strict: self.strict, limits: none }
     }
 
     fn text(&self) -> &str {

@@ -22,29 +22,61 @@ use crate::wire::Host;
 #[derive(Clone, PartialEq, Eq, Hash)]
 #[must_use = "the session waits until the ticket is answered"]
 pub struct Ticket {
-    pub(crate) session: u32,
-    pub(crate) id: u32,
-    pub(crate) kind: TicketKind,
+    /// The session's number (32 bits), the ticket's number in it (28 bits) and its kind
+    /// (4 bits), in one word: events carry a ticket, and every event is moved a few
+    /// times on its way to the application.
+    bits: u64,
+}
+
+/// Ticket numbers wrap at this: a session with 2^28 decisions has long outlived its
+/// connection, and a ticket is answered long before its number comes round again.
+pub(crate) const TICKET_NUMBERS: u32 = 1 << 28;
+
+impl Ticket {
+    pub(crate) fn new(session: u32, id: u32, kind: TicketKind) -> Self {
+        let id = u64::from(id % TICKET_NUMBERS);
+        Self { bits: (u64::from(session) << 32) | (id << 4) | kind as u64 }
+    }
+
+    /// The number of the session that handed it out.
+    pub(crate) fn session(&self) -> u32 {
+        (self.bits >> 32) as u32
+    }
+
+    /// Its number in that session.
+    pub(crate) fn id(&self) -> u32 {
+        ((self.bits >> 4) as u32) % TICKET_NUMBERS
+    }
+
+    /// What the ticket decides.
+    pub fn kind(&self) -> TicketKind {
+        match self.bits & 0xF {
+            0 => TicketKind::Hello,
+            1 => TicketKind::Mail,
+            2 => TicketKind::Rcpt,
+            3 => TicketKind::Data,
+            4 => TicketKind::MessageEnd,
+            5 => TicketKind::Delivery,
+            6 => TicketKind::Auth,
+            7 => TicketKind::Verify,
+            // `new` writes one of the nine kinds, and this is the last.
+            _ => TicketKind::Expand,
+        }
+    }
 }
 
 /// Shows the ticket's number in its session and its kind; the session's number is
 /// left out, so that logs and tests of one conversation read the same every run.
 impl core::fmt::Debug for Ticket {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Ticket").field("id", &self.id).field("kind", &self.kind).finish()
-    }
-}
-
-impl Ticket {
-    /// What the ticket decides.
-    pub fn kind(&self) -> TicketKind {
-        self.kind
+        f.debug_struct("Ticket").field("id", &self.id()).field("kind", &self.kind()).finish()
     }
 }
 
 /// What a [`Ticket`] decides, and what `accept` answers for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[repr(u8)]
 pub enum TicketKind {
     /// `HELO`, `EHLO` or `LHLO`, when [`ServerConfig::decide_hello`](super::ServerConfig::decide_hello)
     /// is set: `accept` sends the usual `250` (with the extensions for `EHLO`).
