@@ -67,8 +67,9 @@ fn run(args: &ClientArgs) -> std::io::Result<i32> {
                     exit = exit.max(code);
                 }
             }
-            Output::Wait(timeout) => {
-                stream.tcp().set_read_timeout(Some(timeout))?;
+            // A client's waits always start the timer afresh.
+            Output::Wait(wait) => {
+                stream.tcp().set_read_timeout(Some(wait.timeout()))?;
                 match stream.read(&mut buffer) {
                     Ok(0) => session.handle_eof(),
                     Ok(n) => {

@@ -21,7 +21,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use smtp_sansio::Output;
 use smtp_sansio::server::{Server, ServerSession};
@@ -120,6 +120,8 @@ fn serve(
     let mut session = ServerSession::new(server);
     let mut app = Connection::new(maildir, peer.ip());
     let mut buffer = vec![0; 64 * 1024];
+    // When the session's timer fires; a wait that does not restart it keeps it.
+    let mut deadline: Option<Instant> = None;
     loop {
         match session.poll_output() {
             Output::Transmit(bytes) => {
@@ -133,8 +135,12 @@ fn serve(
                     decision.apply(&mut session);
                 }
             }
-            Output::Wait(timeout) => {
-                stream.tcp().set_read_timeout(Some(timeout))?;
+            Output::Wait(wait) => {
+                let fires_at = wait.deadline(Instant::now(), deadline);
+                deadline = Some(fires_at);
+                // A zero read timeout means none: wait at least a millisecond.
+                let left = fires_at.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+                stream.tcp().set_read_timeout(Some(left))?;
                 match stream.read(&mut buffer) {
                     Ok(0) => session.handle_eof(),
                     Ok(n) => {

@@ -69,9 +69,10 @@ async fn run(args: &ClientArgs) -> std::io::Result<i32> {
                     exit = exit.max(code);
                 }
             }
-            Output::Wait(timeout) => {
+            // A client's waits always start the timer afresh.
+            Output::Wait(wait) => {
                 buffer.clear();
-                match tokio::time::timeout(timeout, stream.read_buf(&mut buffer)).await {
+                match tokio::time::timeout(wait.timeout(), stream.read_buf(&mut buffer)).await {
                     Ok(Ok(0)) | Ok(Err(_)) => session.handle_eof(),
                     Ok(Ok(_)) => {
                         trace(args.verbose, "S", &buffer);

@@ -136,6 +136,9 @@ async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Resu
     let (decided_sender, mut decided) = mpsc::unbounded_channel::<Decision>();
     // Each read is handed to the session whole (`split`): body chunks are slices of it.
     let mut buffer = BytesMut::new();
+    // When the session's timer fires; a wait that does not restart it keeps it (the
+    // deadline of a command line that arrives in pieces).
+    let mut deadline: Option<tokio::time::Instant> = None;
     loop {
         match session.poll_output() {
             Output::Transmit(bytes) => {
@@ -159,10 +162,14 @@ async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Resu
                     });
                 }
             },
-            Output::Wait(timeout) => match tokio::time::timeout(timeout, read(&mut link, &mut buffer)).await {
-                Ok(input) => hand_over(input, &mut buffer, &mut session, shared.verbose),
-                Err(_elapsed) => session.handle_timeout(),
-            },
+            Output::Wait(wait) => {
+                let fires_at = wait.deadline(tokio::time::Instant::now(), deadline);
+                deadline = Some(fires_at);
+                match tokio::time::timeout_at(fires_at, read(&mut link, &mut buffer)).await {
+                    Ok(input) => hand_over(input, &mut buffer, &mut session, shared.verbose),
+                    Err(_elapsed) => session.handle_timeout(),
+                }
+            }
             Output::Pending(pending) => tokio::select! {
                 // Both futures are cancel safe: the one that loses has taken nothing.
                 Some(decision) = decided.recv(), if pending.owed() > 0 => decision.apply(&mut session),

@@ -46,8 +46,10 @@
 //! use smtp_sansio::{Output, Reply, ReplyCode};
 //!
 //! let mut reads: Vec<&[u8]> = vec![
-//!     b"EHLO client.example\r\nMAIL FROM:<alice@example.net>\r\nRCPT TO:<bob@example.org>\r\n",
-//!     b"RCPT TO:<nobody@example.org>\r\nVRFY bob\r\nDATA\r\n",
+//!     // A client waits for the greeting and the EHLO reply, then pipelines up to DATA
+//!     // (RFC 2920 section 3.1); a client that does not is cut off (`SyncChecks`).
+//!     b"EHLO client.example\r\n",
+//!     b"MAIL FROM:<alice@example.net>\r\nRCPT TO:<bob@example.org>\r\nRCPT TO:<nobody@example.org>\r\nVRFY bob\r\nDATA\r\n",
 //!     b"Subject: hi\r\n\r\nHello, Bob.\r\n.\r\nQUIT\r\n",
 //! ];
 //! reads.reverse();
@@ -119,9 +121,15 @@
 //!
 //! let (mut socket, mut peer) = tokio::io::duplex(64 * 1024);
 //! let client = tokio::spawn(async move {
-//!     peer.write_all(b"EHLO c.example\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<bob@example.org>\r\n\
+//!     // EHLO ends a pipelined group: the rest waits for its reply (RFC 2920 section 3.1).
+//!     peer.write_all(b"EHLO c.example\r\n").await?;
+//!     let (mut replies, mut piece) = (String::new(), [0; 1024]);
+//!     while !replies.contains("\r\n250 ") {
+//!         let n = peer.read(&mut piece).await?;
+//!         replies.push_str(std::str::from_utf8(&piece[..n]).expect("ASCII replies"));
+//!     }
+//!     peer.write_all(b"MAIL FROM:<a@example.net>\r\nRCPT TO:<bob@example.org>\r\n\
 //!                      RCPT TO:<nobody@example.org>\r\nRCPT TO:<carol@example.org>\r\nQUIT\r\n").await?;
-//!     let mut replies = String::new();
 //!     peer.read_to_string(&mut replies).await?;
 //!     std::io::Result::Ok(replies)
 //! });
@@ -130,6 +138,7 @@
 //! let mut session = ServerSession::new(&server);
 //! let (decided, mut decisions) = mpsc::unbounded_channel();
 //! let mut buffer = vec![0; 16 * 1024];
+//! let mut deadline = None;
 //! loop {
 //!     match session.poll_output() {
 //!         Output::Transmit(bytes) => socket.write_all(&bytes).await?,
@@ -148,12 +157,17 @@
 //!                 session.accept(ticket).expect("a fresh ticket");
 //!             }
 //!         }
-//!         // The peer alone: its inactivity timeout runs (RFC 5321 section 4.5.3.2).
-//!         Output::Wait(timeout) => match tokio::time::timeout(timeout, socket.read(&mut buffer)).await {
-//!             Ok(Ok(0) | Err(_)) => session.handle_eof(),
-//!             Ok(Ok(n)) => session.handle_input(&buffer[..n]),
-//!             Err(_) => session.handle_timeout(),
-//!         },
+//!         // The peer alone: its timer runs (RFC 5321 section 4.5.3.2; a command line
+//!         // that arrives in pieces keeps the timer its first piece started).
+//!         Output::Wait(wait) => {
+//!             let fires_at = wait.deadline(tokio::time::Instant::now(), deadline);
+//!             deadline = Some(fires_at);
+//!             match tokio::time::timeout_at(fires_at, socket.read(&mut buffer)).await {
+//!                 Ok(Ok(0) | Err(_)) => session.handle_eof(),
+//!                 Ok(Ok(n)) => session.handle_input(&buffer[..n]),
+//!                 Err(_) => session.handle_timeout(),
+//!             }
+//!         }
 //!         // The application owes decisions: no timeout for the peer, whose wait this is
 //!         // not. Read on only when the session can use the input.
 //!         Output::Pending(pending) => tokio::select! {
@@ -278,7 +292,7 @@ pub mod wire;
 
 pub use error::{ConfigError, DecisionError, EncodeError, MisuseError, ParseError, ReplyError};
 pub use framing::{BareLf, BareLineEndings, BdatReader, DataDecoder, DataEncoder, Decoded, Framed, LineFramer};
-pub use output::{Output, Pending};
+pub use output::{Output, Pending, Wait};
 pub use timeout::{ClientTimeouts, ServerTimeouts};
 pub use wire::{
     AddressLimits, Capabilities, Capability, Command, EnhancedStatus, ParseOptions, Reply, ReplyCode, ReplyParser,

@@ -26,11 +26,12 @@ pub enum Output<E> {
     /// then call `tls_established`.
     StartTls,
     /// Waiting for the peer: read, and call `handle_input`, `handle_eof`, or
-    /// `handle_timeout` if nothing arrives within this long (the inactivity timeouts of
-    /// RFC 5321 section 4.5.3.2). A server says it only when the application owes
-    /// nothing. A client says it while a reply is awaited, even when the application
-    /// may still push more of a `BDAT` body meanwhile.
-    Wait(Duration),
+    /// `handle_timeout` when the [`Wait`]'s timer fires first (the timeouts of RFC 5321
+    /// section 4.5.3.2, and a server's deadline for a whole command line). A server
+    /// says it only when the application owes nothing. A client says it while a reply
+    /// is awaited, even when the application may still push more of a `BDAT` body
+    /// meanwhile.
+    Wait(Wait),
     /// Waiting for the application: [`Pending::owed`] says how much it owes (decisions
     /// on tickets, a message body, a TLS handshake), [`Pending::wants_input`] whether
     /// input from the peer can be used meanwhile. No peer timeout runs while the
@@ -43,6 +44,87 @@ pub enum Output<E> {
     Idle,
     /// The session is over: close the connection. Every later call says `Closed` again.
     Closed,
+}
+
+/// The timer that runs while a session says [`Output::Wait`].
+///
+/// Most waits start the timer afresh: the peer has [`timeout`](Self::timeout) from
+/// now. A server that has part of a command line (or of an `AUTH` response) keeps the
+/// timer it started when that line began ([`restarts`](Self::restarts) is `false`): the
+/// line must arrive whole within its deadline, so a peer that drips a byte every few
+/// seconds cannot hold the connection for ever (Postfix's
+/// `smtpd_per_request_deadline`). [`deadline`](Self::deadline) does the bookkeeping:
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use smtp_sansio::server::{ServerConfig, ServerSession};
+/// use smtp_sansio::Output;
+///
+/// let server = ServerConfig::new("mx.example.org").build().unwrap();
+/// let mut session = ServerSession::new(&server);
+/// let mut deadline: Option<Instant> = None;
+/// let mut greeted = false;
+/// loop {
+///     match session.poll_output() {
+///         Output::Transmit(_greeting) => greeted = true, // socket.write_all
+///         Output::Wait(wait) => {
+///             // Kept across waits: a wait that does not restart the timer leaves it.
+///             let fires_at = wait.deadline(Instant::now(), deadline);
+///             deadline = Some(fires_at);
+///             // Read until `fires_at`; here the peer sends half a line, then nothing.
+///             # let _ = fires_at;
+///             if session.buffered_input() == 0 {
+///                 session.handle_input(b"EHLO cli");
+///             } else {
+///                 session.handle_timeout(); // `fires_at` passed without the rest
+///             }
+///         }
+///         Output::Closed => break,
+///         other => panic!("unexpected {other:?}"),
+///     }
+/// }
+/// assert!(greeted);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wait {
+    timeout: Duration,
+    restarts: bool,
+}
+
+impl Wait {
+    /// A wait that starts the timer now.
+    pub(crate) fn new(timeout: Duration) -> Self {
+        Self { timeout, restarts: true }
+    }
+
+    /// A wait that keeps the timer started for the current request, whose deadline is
+    /// `timeout` from that start.
+    pub(crate) fn continuing(timeout: Duration) -> Self {
+        Self { timeout, restarts: false }
+    }
+
+    /// How long the peer has, counted from when the timer started.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Whether the timer starts now. `false`: it keeps running from the last wait
+    /// that started it (the peer is in the middle of a request that has a deadline).
+    pub fn restarts(&self) -> bool {
+        self.restarts
+    }
+
+    /// When the timer fires: `now + timeout` for a wait that restarts it, else
+    /// `previous`, the instant an earlier wait gave (or `now + timeout` if there was
+    /// none). Works with any clock whose instants add a [`Duration`]
+    /// (`std::time::Instant`, `tokio::time::Instant`); keep the result for the next
+    /// wait.
+    pub fn deadline<T: core::ops::Add<Duration, Output = T>>(&self, now: T, previous: Option<T>) -> T {
+        match previous {
+            Some(previous) if !self.restarts => previous,
+            _ => now + self.timeout,
+        }
+    }
 }
 
 /// What a session waits for while it says [`Output::Pending`].

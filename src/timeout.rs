@@ -1,7 +1,8 @@
 //! Inactivity timeouts (RFC 5321 section 4.5.3.2).
 //!
 //! A session has no clock. It says which timeout applies now
-//! ([`Output::Wait`](crate::Output::Wait)); the driver arms a timer for it and calls
+//! ([`Output::Wait`](crate::Output::Wait) with a [`Wait`](crate::Wait)); the driver
+//! arms a timer for it, or keeps the one running when the wait says so, and calls
 //! `handle_timeout` when it fires.
 
 use core::time::Duration;
@@ -15,11 +16,17 @@ pub struct ServerTimeouts {
     /// "DATA block" timeout (RFC 5321 section 4.5.3.2.5), which a server should not
     /// undercut.
     pub data_block: Duration,
+    /// The deadline for a whole command line, or `AUTH` response, from the wait that
+    /// saw its first part: 5 minutes, like `command`. Reads that each bring a little
+    /// do not extend it (Postfix's `smtpd_per_request_deadline`): a client dripping a
+    /// byte at a time cannot hold the connection longer than this per line.
+    pub command_line: Duration,
 }
 
 impl Default for ServerTimeouts {
     fn default() -> Self {
-        Self { command: Duration::from_secs(5 * 60), data_block: Duration::from_secs(3 * 60) }
+        let minutes = |n: u64| Duration::from_secs(60 * n);
+        Self { command: minutes(5), data_block: minutes(3), command_line: minutes(5) }
     }
 }
 

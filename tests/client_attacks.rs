@@ -222,7 +222,7 @@ fn timeouts_follow_the_reply_awaited() {
     loop {
         match client.poll_output() {
             Output::Wait(timeout) => {
-                waits.push(timeout.as_secs());
+                waits.push(timeout.timeout().as_secs());
                 match script.pop() {
                     Some(reply) => client.handle_input(reply),
                     None => client.handle_eof(),

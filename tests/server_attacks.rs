@@ -3,7 +3,7 @@
 
 mod support;
 
-use smtp_sansio::server::{AbortReason, BareLineEndingPolicy, ServerConfig, ServerEvent, ServerSession};
+use smtp_sansio::server::{AbortReason, BareLineEndingPolicy, ServerEvent, ServerSession};
 use smtp_sansio::{Output, sasl::Mechanism};
 use support::server::{Seen, accept_all, check_transcript, config, run, run_pieces};
 
@@ -535,7 +535,7 @@ fn eof_anywhere_never_presents_half_a_message() {
 
 #[test]
 fn decisions_in_any_order_give_replies_in_command_order() {
-    let mut session = ServerSession::new(&ServerConfig::new("mx.example.org").build().unwrap());
+    let mut session = ServerSession::new(&config().build().unwrap());
     session.handle_input(b"HELO c.example\r\nMAIL FROM:<a@example.net>\r\n");
     let mut sent = Vec::new();
     let mut tickets = Vec::new();

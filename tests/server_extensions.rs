@@ -328,7 +328,7 @@ fn timeouts_follow_the_phase_and_expiry_closes_with_421() {
                 events.push(format!("{event:?}"));
             }
             Output::Wait(timeout) => {
-                waits.push(timeout.as_secs());
+                waits.push(timeout.timeout().as_secs());
                 match script.pop() {
                     Some(piece) => session.handle_input(piece),
                     None => session.handle_timeout(),

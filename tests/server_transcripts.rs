@@ -94,6 +94,9 @@ fn play(file: &str, markdown: &str) -> usize {
         // The decisions are used up as a session runs: each chunking starts from a copy.
         let snapshot = decisions.lock().unwrap().clone();
         let mut config = ServerConfig::new("mx.example.org");
+        // The client side is fed whole and cut every which way, not by a client that
+        // waits for its replies: the synchronisation checks depend on the cuts by design.
+        config.sync_checks = smtp_sansio::server::SyncChecks::NONE;
         // The transcripts' servers answer VRFY and EXPN themselves.
         (config.decide_vrfy, config.decide_expn) = (true, true);
         let result = split_invariant(&client, |pieces| {

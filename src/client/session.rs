@@ -360,7 +360,7 @@ impl ClientSession {
                 continue;
             }
             if !self.expected.is_empty() || matches!(self.phase, Phase::Quitting(_)) {
-                return Output::Wait(self.timeout());
+                return Output::Wait(crate::Wait::new(self.timeout()));
             }
             if self.current.as_ref().is_some_and(Transaction::wants_body) {
                 return Output::Pending(Pending::new(1, true));

@@ -88,6 +88,7 @@ canned! {
     EXPN_NOT_AVAILABLE = 502 5 . 5 . 1 "EXPN not available";
     NO_RECIPIENTS_LMTP = 503 5 . 5 . 1 "No valid recipients";
     TOO_MANY_ERRORS = 421 4 . 7 . 0 "Too many errors, closing connection";
+    OUT_OF_STEP = 554 5 . 5 . 0 "Synchronization error: input sent before the reply, closing connection";
     INPUT_FLOOD = 421 4 . 7 . 0 "Too much input while busy, closing connection";
     NOT_HTTP = 221 2 . 7 . 0 "This is an SMTP server, closing connection";
     TEXT_AT_COMMAND = 221 2 . 7 . 0 "Message text where a command belongs, closing connection";

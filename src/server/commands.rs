@@ -41,7 +41,12 @@ impl ServerSession {
                 return Step::Blocked;
             }
         }
-        match self.framer.next_line(&self.input) {
+        let framed = self.framer.next_line(&self.input);
+        if !matches!(framed, Framed::Incomplete { .. }) {
+            // The line's deadline is over; the next line's starts with its first byte.
+            self.line_deadline = false;
+        }
+        match framed {
             Framed::Incomplete { discard } => {
                 self.consume(discard);
                 Step::NeedInput
@@ -65,18 +70,20 @@ impl ServerSession {
                 if !self.may_run(head) {
                     return Step::Blocked;
                 }
+                // Input after this line arrived with it, before its reply.
+                let behind = self.input.len() > consumed;
                 if matches!(head, Head::Mail | Head::Rcpt) {
                     // MAIL and RCPT go to the application as slices of the input.
                     let mut line = self.input.split_to(consumed).freeze();
                     line.truncate(len);
-                    if let Some(envelope) = self.line(&line, head) {
+                    if let Some(envelope) = self.line(&line, head, behind) {
                         self.ask_envelope(envelope, line);
                     }
                 } else {
                     // Other lines are read in place: the buffer is taken out while the
                     // command borrows it (no copy, no allocation), then put back.
                     let input = core::mem::take(&mut self.input);
-                    let _ = self.line(&input[..len], head);
+                    let _ = self.line(&input[..len], head, behind);
                     self.input = input;
                     self.consume(consumed);
                     if matches!(self.phase, Phase::Closing | Phase::Closed) {
@@ -114,7 +121,7 @@ impl ServerSession {
 
     /// Runs one command line, CRLF removed. An accepted `MAIL` or `RCPT` comes back
     /// ready to go to the application: it needs the line itself, which `line` borrows.
-    fn line(&mut self, line: &[u8], head: Head) -> Option<Envelope> {
+    fn line(&mut self, line: &[u8], head: Head, behind: bool) -> Option<Envelope> {
         // Each command has its own cap, raised for MAIL and RCPT by the extensions
         // offered; the framer was built with the largest.
         let caps = &self.shared.caps;
@@ -136,6 +143,16 @@ impl ServerSession {
                 command => self.refuse(command.as_ref().ok(), canned::NO_SERVICE),
             }
             return None;
+        }
+        if let Ok(command) = &parsed
+            && self.must_wait(command)
+        {
+            if behind {
+                self.out_of_step();
+                return None;
+            }
+            // Input from now until the reply is handed out is out of step too.
+            self.awaiting = Some(super::session::Awaited::Reply);
         }
         // RFC 3207 section 4: a server that requires TLS answers 530 to every command
         // but NOOP, EHLO, STARTTLS and QUIT until it has it.
@@ -184,6 +201,21 @@ impl ServerSession {
                 }
                 None
             }
+        }
+    }
+
+    /// Whether the client must wait for this command's reply before it sends more
+    /// ([`SyncChecks`](super::SyncChecks)).
+    fn must_wait(&self, command: &Command<'_>) -> bool {
+        let checks = self.shared.config.sync_checks;
+        let pipelining = self.shared.config.pipelining && self.hello == Hello::Ehlo;
+        match command {
+            Command::Helo { .. } | Command::Ehlo { .. } | Command::Lhlo { .. } => checks.group_end,
+            Command::StartTls | Command::Quit => checks.group_end,
+            Command::Data => checks.early_body,
+            // A chunk follows its BDAT line by design.
+            Command::Bdat { .. } => false,
+            _ => checks.unoffered_pipelining && !pipelining,
         }
     }
 
@@ -632,6 +664,7 @@ impl ServerSession {
                 Step::Progress
             }
             Framed::Line { len, consumed } => {
+                self.line_deadline = false;
                 let Phase::Auth(exchange) = core::mem::replace(&mut self.phase, Phase::Commands) else {
                     return Step::Progress;
                 };
@@ -661,9 +694,9 @@ pub(super) enum Envelope {
 }
 
 /// What the session needs to know of a command line before it is parsed: whether it is
-/// `MAIL` or `RCPT` (the only commands whose line the application keeps, and the only
-/// ones that may run beside undecided `RCPT`s) or `AUTH`, each of which has a line cap
-/// of its own. (The parser splits the verb at the first space, so a parsed `MAIL`,
+/// `MAIL` or `RCPT` (the only commands whose line the application keeps; `RCPT` the
+/// only one that may run beside undecided `RCPT`s) or `AUTH`, each of which has a line
+/// cap of its own. (The parser splits the verb at the first space, so a parsed `MAIL`,
 /// `RCPT` or `AUTH` always starts like this.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Head {

@@ -38,6 +38,51 @@ pub enum CommandBareLf {
     Normalize,
 }
 
+/// The synchronisation checks: a client that sends what it must not send yet (before a
+/// reply it has to wait for) is out of step with the server, by mistake or as an attack
+/// (spam bots that talk before the greeting, desynchronisation tricks). Each check
+/// answers `554 5.5.0` and closes. All are on by default; [`SyncChecks::NONE`] turns
+/// them off.
+///
+/// "Sent before the reply" is decided at the sans-IO boundary: input handed to the
+/// session (in the same read as the command, or in a later one) before `poll_output`
+/// handed out the reply the client had to wait for. How reads are cut decides what is
+/// seen together, so these checks, unlike everything else the session does, can give
+/// a different result for the same bytes cut differently: a client that waits for
+/// each reply it must wait for never trips them, however its bytes are cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncChecks {
+    /// Input before the greeting (postscreen's pre-greet test): with
+    /// [`ServerConfig::greet_delay`], anything sent during the delay.
+    pub before_greeting: bool,
+    /// Commands after `HELO`, `EHLO`, `LHLO`, `STARTTLS` or `QUIT` before its reply:
+    /// each must be the last of a pipelined group (RFC 2920 section 3.1, RFC 3207
+    /// section 4).
+    pub group_end: bool,
+    /// Message text after `DATA` before the `354` (RFC 2920 section 3.1: `DATA` ends a
+    /// group; RFC 5321 section 4.1.1.4: the body follows the 354).
+    pub early_body: bool,
+    /// Any command before the reply to the one before it, from a client that was not
+    /// offered `PIPELINING` (not offered at all, or the client greeted with `HELO`;
+    /// Postfix's `reject_unauth_pipelining`).
+    pub unoffered_pipelining: bool,
+}
+
+impl SyncChecks {
+    /// Every check on: the default.
+    pub const ALL: Self = Self { before_greeting: true, group_end: true, early_body: true, unoffered_pipelining: true };
+    /// Every check off: for tests that send a whole conversation at once, and for
+    /// peers known to be sloppy.
+    pub const NONE: Self =
+        Self { before_greeting: false, group_end: false, early_body: false, unoffered_pipelining: false };
+}
+
+impl Default for SyncChecks {
+    fn default() -> Self {
+        Self::ALL
+    }
+}
+
 /// A server session's configuration. Start from [`ServerConfig::new`] and change
 /// the fields you need; the defaults are RFC 5321's limits and a safe, modern
 /// extension set.
@@ -120,8 +165,16 @@ pub struct ServerConfig {
     /// `AUTH` attempts the application refuses on one connection before the session
     /// answers `421 4.7.0` and closes (a brute-force brake); 3 by default.
     pub max_auth_failures: u32,
-    /// Inactivity timeouts.
+    /// Inactivity timeouts, and the deadline for a whole command line.
     pub timeouts: ServerTimeouts,
+    /// The synchronisation checks ([`SyncChecks`]): all on by default.
+    pub sync_checks: SyncChecks,
+    /// Wait this long before the greeting (postscreen's pre-greet test): a client that
+    /// talks first is out of step ([`SyncChecks::before_greeting`]). Spam bots often
+    /// do; real clients wait. `None` (the default): greet at once. The session asks for
+    /// the wait with [`Output::Wait`](crate::Output::Wait); call `handle_timeout` when
+    /// it is over.
+    pub greet_delay: Option<core::time::Duration>,
     /// Hand `HELO`, `EHLO` and `LHLO` to the application to decide
     /// ([`ServerEvent::Hello`](super::ServerEvent::Hello) with a ticket), for example to
     /// refuse a client by the name it gives. Off: the session answers `250` itself.
@@ -178,6 +231,8 @@ impl ServerConfig {
             command_bare_lf: CommandBareLf::default(),
             max_auth_failures: 3,
             timeouts: ServerTimeouts::default(),
+            sync_checks: SyncChecks::ALL,
+            greet_delay: None,
             decide_hello: false,
             decide_vrfy: false,
             decide_expn: false,

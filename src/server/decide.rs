@@ -119,6 +119,7 @@ impl ServerSession {
             && reply.is_none()
             && let Some(&Owed::Decision { ticket: id, kind, decided: None }) = self.owed.front()
             && id == ticket.id()
+            && kind.ticket_kind() == ticket.kind()
         {
             self.owed.pop_front();
             match kind {
@@ -144,6 +145,12 @@ impl ServerSession {
         };
         let Some(Owed::Decision { kind, .. }) = self.owed.get(index) else { return Err(DecisionError::Stale) };
         let kind = *kind;
+        // A number that came round again names a later decision, maybe of another kind:
+        // a ticket never answers a decision of a kind other than its own (an `AUTH`
+        // decision only ever takes an `AuthTicket`).
+        if kind.ticket_kind() != ticket.kind() {
+            return Err(DecisionError::Stale);
+        }
         let closes = reply.as_ref().is_some_and(|reply| reply.code().get() == 421);
         let reply = match reply {
             Some(reply) => {
@@ -243,11 +250,24 @@ impl ServerSession {
             Kind::Rcpt => {
                 if let Some(transaction) = &mut self.transaction {
                     transaction.undecided -= 1;
+                    // LMTP keeps a recipient until the body only if it is accepted: a
+                    // refused one owes no reply after the body, and must not pile up.
+                    // (Its ticket is still undecided, so its number is unique among
+                    // the entries: numbers only come round after 2^28 decisions.)
+                    let entry = transaction.lmtp_recipients.iter().rposition(|entry| entry.0 == ticket);
+                    match (accept, entry) {
+                        (true, Some(entry)) => {
+                            if let Some(entry) = transaction.lmtp_recipients.get_mut(entry) {
+                                entry.2 = true;
+                            }
+                        }
+                        (false, Some(entry)) => {
+                            transaction.lmtp_recipients.remove(entry);
+                        }
+                        (_, None) => {}
+                    }
                     if accept {
                         transaction.recipients += 1;
-                        if let Some(entry) = transaction.lmtp_recipients.iter_mut().find(|entry| entry.0 == ticket) {
-                            entry.2 = true;
-                        }
                     }
                 }
             }

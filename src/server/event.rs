@@ -2,6 +2,7 @@
 
 use alloc::boxed::Box;
 use alloc::string::String;
+use core::num::NonZeroU64;
 
 use bytes::Bytes;
 
@@ -23,45 +24,87 @@ use crate::wire::Host;
 #[must_use = "the session waits until the ticket is answered"]
 pub struct Ticket {
     /// The session's number (32 bits), the ticket's number in it (28 bits) and its kind
-    /// (4 bits), in one word: events carry a ticket, and every event is moved a few
-    /// times on its way to the application.
-    bits: u64,
+    /// (4 bits, never 0), in one word: events carry a ticket, and every event is moved a
+    /// few times on its way to the application. (Never 0, so `Option<Ticket>` is one
+    /// word too.)
+    bits: NonZeroU64,
 }
 
 /// Ticket numbers wrap at this: a session with 2^28 decisions has long outlived its
-/// connection, and a ticket is answered long before its number comes round again.
+/// connection. A number that comes round again can only be confused with a ticket of
+/// the same kind still unanswered 2^28 decisions later.
 pub(crate) const TICKET_NUMBERS: u32 = 1 << 28;
+
+/// The kinds, numbered from 1 in a ticket.
+const KINDS: [TicketKind; 9] = [
+    TicketKind::Hello,
+    TicketKind::Mail,
+    TicketKind::Rcpt,
+    TicketKind::Data,
+    TicketKind::MessageEnd,
+    TicketKind::Delivery,
+    TicketKind::Auth,
+    TicketKind::Verify,
+    TicketKind::Expand,
+];
+
+/// A kind's number in a ticket: its place in `KINDS`, from 1. (A match, so that a new
+/// kind cannot be left out; `every_kind_is_listed` checks the places.)
+fn kind_number(kind: TicketKind) -> u64 {
+    match kind {
+        TicketKind::Hello => 1,
+        TicketKind::Mail => 2,
+        TicketKind::Rcpt => 3,
+        TicketKind::Data => 4,
+        TicketKind::MessageEnd => 5,
+        TicketKind::Delivery => 6,
+        TicketKind::Auth => 7,
+        TicketKind::Verify => 8,
+        TicketKind::Expand => 9,
+    }
+}
 
 impl Ticket {
     pub(crate) fn new(session: u32, id: u32, kind: TicketKind) -> Self {
         let id = u64::from(id % TICKET_NUMBERS);
-        Self { bits: (u64::from(session) << 32) | (id << 4) | kind as u64 }
+        let bits = (u64::from(session) << 32) | (id << 4) | kind_number(kind);
+        // The kind's number is never 0, so neither are the bits.
+        Self { bits: NonZeroU64::new(bits).unwrap_or(NonZeroU64::MIN) }
     }
 
     /// The number of the session that handed it out.
     pub(crate) fn session(&self) -> u32 {
-        (self.bits >> 32) as u32
+        (self.bits.get() >> 32) as u32
     }
 
     /// Its number in that session.
     pub(crate) fn id(&self) -> u32 {
-        ((self.bits >> 4) as u32) % TICKET_NUMBERS
+        ((self.bits.get() >> 4) as u32) % TICKET_NUMBERS
     }
 
     /// What the ticket decides.
     pub fn kind(&self) -> TicketKind {
-        match self.bits & 0xF {
-            0 => TicketKind::Hello,
-            1 => TicketKind::Mail,
-            2 => TicketKind::Rcpt,
-            3 => TicketKind::Data,
-            4 => TicketKind::MessageEnd,
-            5 => TicketKind::Delivery,
-            6 => TicketKind::Auth,
-            7 => TicketKind::Verify,
-            // `new` writes one of the nine kinds, and this is the last.
-            _ => TicketKind::Expand,
+        // `new` writes 1 to 9 here.
+        let index = (self.bits.get() & 0xF) as usize;
+        KINDS.get(index.wrapping_sub(1)).copied().unwrap_or(TicketKind::Hello)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A kind missing from `KINDS` would be read back as another.
+    #[test]
+    fn every_kind_is_listed() {
+        for (index, kind) in KINDS.iter().enumerate() {
+            assert_eq!(kind_number(*kind), index as u64 + 1);
+            let ticket = Ticket::new(7, 1 + index as u32, *kind);
+            assert_eq!((ticket.kind(), ticket.id(), ticket.session()), (*kind, 1 + index as u32, 7));
         }
+        let last = Ticket::new(u32::MAX, TICKET_NUMBERS - 1, TicketKind::Expand);
+        assert_eq!((last.kind(), last.id(), last.session()), (TicketKind::Expand, TICKET_NUMBERS - 1, u32::MAX));
+        assert_eq!(core::mem::size_of::<Option<Ticket>>(), 8);
     }
 }
 
@@ -76,7 +119,6 @@ impl core::fmt::Debug for Ticket {
 /// What a [`Ticket`] decides, and what `accept` answers for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-#[repr(u8)]
 pub enum TicketKind {
     /// `HELO`, `EHLO` or `LHLO`, when [`ServerConfig::decide_hello`](super::ServerConfig::decide_hello)
     /// is set: `accept` sends the usual `250` (with the extensions for `EHLO`).
@@ -242,4 +284,7 @@ pub enum AbortReason {
     /// A `BDAT` chunk arrived that could not be taken, for example in a transaction
     /// with no recipients.
     Refused,
+    /// The client sent before a reply it had to wait for (`554 5.5.0`, see
+    /// [`SyncChecks`](super::SyncChecks)).
+    OutOfStep,
 }

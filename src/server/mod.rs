@@ -17,7 +17,7 @@ mod event;
 mod session;
 
 pub use checked::Server;
-pub use config::{BareLineEndingPolicy, CommandBareLf, ServerConfig};
+pub use config::{BareLineEndingPolicy, CommandBareLf, ServerConfig, SyncChecks};
 pub use envelope::{MailCommand, RcptCommand};
 pub use event::{AbortReason, AuthTicket, ServerEvent, Ticket, TicketKind};
 pub use session::ServerSession;

@@ -14,7 +14,7 @@ use super::envelope::RcptCommand;
 use super::event::{AbortReason, ServerEvent};
 use crate::error::{DecisionError, MisuseError};
 use crate::framing::{BareLf, BdatReader, DataDecoder, LineFramer};
-use crate::output::{Output, Pending};
+use crate::output::{Output, Pending, Wait};
 use crate::sasl::Mechanism;
 use crate::wire::{BodyType, ParseOptions, Reply, TraceProtocol};
 
@@ -68,9 +68,15 @@ pub(super) const MAX_HELD_INPUT: usize = 1 << 20;
 ///
 /// let server = ServerConfig::new("mx.example.org").build().unwrap();
 /// let mut session = ServerSession::new(&server);
-/// session.handle_input(b"EHLO client.example\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n");
+/// // The client's reads, each sent after the reply it waits for (the greeting, EHLO's
+/// // reply, the 354): a client that talks out of turn is cut off (`SyncChecks`).
+/// let mut reads: Vec<&[u8]> = vec![
+///     b"EHLO client.example\r\n",
+///     b"MAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n",
+///     b"Subject: hi\r\n\r\nHello\r\n.\r\nQUIT\r\n",
+/// ];
+/// reads.reverse();
 /// let (mut sent, mut body) = (Vec::new(), Vec::new());
-/// let mut fed_body = false;
 /// loop {
 ///     match session.poll_output() {
 ///         Output::Transmit(bytes) => sent.extend_from_slice(&bytes),
@@ -80,11 +86,10 @@ pub(super) const MAX_HELD_INPUT: usize = 1 << 20;
 ///                 session.accept(ticket).unwrap();
 ///             }
 ///         }
-///         Output::Wait(_) if !fed_body => {
-///             fed_body = true;
-///             session.handle_input(b"Subject: hi\r\n\r\nHello\r\n.\r\nQUIT\r\n");
-///         }
-///         Output::Wait(_) => session.handle_eof(),
+///         Output::Wait(_) => match reads.pop() {
+///             Some(read) => session.handle_input(read),
+///             None => session.handle_eof(),
+///         },
 ///         Output::Closed => break,
 ///         other => panic!("unexpected {other:?}"),
 ///     }
@@ -124,15 +129,34 @@ pub struct ServerSession {
     /// `MAIL` commands handed to the application (RFC 9422's `MAILMAX` counts them).
     pub(super) mails: u32,
     pub(super) eof: bool,
+    /// A reply the client must wait for before it sends more is queued, or owed, and
+    /// not yet handed out ([`SyncChecks`](super::SyncChecks)): input now is out of step.
+    pub(super) awaiting: Option<Awaited>,
+    /// A `Wait` started the deadline for the command line now partly received
+    /// ([`ServerTimeouts::command_line`](crate::ServerTimeouts::command_line)); later
+    /// waits for the same line keep it.
+    pub(super) line_deadline: bool,
     /// The last `poll_output` said `Pending` with `wants_input` false, and no decision
     /// came since: how much input was held then. Input handed over since only waits,
     /// and more than [`MAX_HELD_INPUT`] of it closes the session.
     pub(super) told_no_input: Option<u32>,
 }
 
+/// The reply the client must wait for ([`ServerSession::awaiting`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Awaited {
+    /// The greeting: nothing has been handed out yet.
+    Greeting,
+    /// The reply to a command that ends a pipelined group (or to any command, for a
+    /// client not offered `PIPELINING`).
+    Reply,
+}
+
 /// What the session is reading now.
 #[derive(Debug)]
 pub(super) enum Phase {
+    /// [`ServerConfig::greet_delay`]: waiting before the greeting.
+    GreetDelay(core::time::Duration),
     Commands,
     /// A `DATA` body.
     Data(DataBody),
@@ -306,7 +330,13 @@ impl ServerSession {
     pub fn new(server: &Server) -> Self {
         let shared = server.shared.clone();
         let mut session = Self::starting(shared);
-        session.out.extend_from_slice(&session.shared.greeting);
+        match session.shared.config.greet_delay {
+            Some(delay) => session.phase = Phase::GreetDelay(delay),
+            None => session.out.extend_from_slice(&session.shared.greeting),
+        }
+        if session.shared.config.sync_checks.before_greeting {
+            session.awaiting = Some(Awaited::Greeting);
+        }
         session
     }
 
@@ -374,6 +404,8 @@ impl ServerSession {
             auth_failures: 0,
             mails: 0,
             eof: false,
+            awaiting: None,
+            line_deadline: false,
             told_no_input: None,
             shared,
         }
@@ -413,11 +445,15 @@ impl ServerSession {
             .told_no_input
             .is_some_and(|before| self.input.len().saturating_add(len) > (before as usize).saturating_add(cap));
         match &mut self.phase {
+            Phase::Closing | Phase::Closed => false,
+            _ if self.awaiting.is_some() && len > 0 => {
+                self.out_of_step();
+                false
+            }
             Phase::StartTls { discarded } | Phase::Handshake { discarded } => {
                 *discarded += len;
                 false
             }
-            Phase::Closing | Phase::Closed => false,
             // Nothing comes after the end of input: a driver that says otherwise is wrong.
             _ if self.eof => false,
             _ if flood => {
@@ -441,6 +477,13 @@ impl ServerSession {
     /// ([`Output::Pending`]): the client is not to blame for that wait.
     pub fn handle_timeout(&mut self) {
         if matches!(self.phase, Phase::Closing | Phase::Closed) || self.undecided().next().is_some() {
+            return;
+        }
+        if let Phase::GreetDelay(_) = self.phase {
+            // The delay is over, and the client kept quiet: greet it.
+            self.out.extend_from_slice(&self.shared.greeting);
+            self.flush = true;
+            self.enter(Phase::Commands);
             return;
         }
         if matches!(self.phase, Phase::StartTls { .. } | Phase::Handshake { .. }) {
@@ -509,12 +552,31 @@ impl ServerSession {
             Some(reply) => self.with_status(reply, None).encode(&mut encoded).map_err(DecisionError::Encode)?,
             None => canned::SHUTTING_DOWN.write(&mut encoded, self.shared.config.enhanced_status_codes),
         }
-        self.abort_transaction(AbortReason::Closed);
+        self.close_now(&encoded, AbortReason::Closed);
+        Ok(())
+    }
+
+    /// The client sent before a reply it had to wait for ([`SyncChecks`](super::SyncChecks)):
+    /// `554 5.5.0`, and close. Before the greeting went out, the `554` takes its place
+    /// (RFC 5321 section 3.1).
+    pub(super) fn out_of_step(&mut self) {
+        if self.awaiting.take() == Some(Awaited::Greeting) {
+            self.out.clear();
+        }
+        let mut encoded = BytesMut::new();
+        canned::OUT_OF_STEP.write(&mut encoded, self.shared.config.enhanced_status_codes);
+        self.close_now(&encoded, AbortReason::OutOfStep);
+    }
+
+    /// Closes with `encoded` as the last reply: replies decided go first, decisions not
+    /// yet made are dropped.
+    fn close_now(&mut self, encoded: &[u8], reason: AbortReason) {
+        self.abort_transaction(reason);
         match self.phase {
             // The peer speaks TLS now: no plaintext reply can follow the `220`.
             Phase::Handshake { .. } => {
                 self.enter(Phase::Closed);
-                return Ok(());
+                return;
             }
             // The `220` is not handed out yet: it is the last reply queued. This reply
             // takes its place.
@@ -527,9 +589,8 @@ impl ServerSession {
         // Decisions not yet made are dropped, and the replies queued behind them (a
         // `221` or `421` of a close already under way among them): this is the last.
         self.drop_undecided();
-        self.put_reply_bytes(&encoded);
+        self.put_reply_bytes(encoded);
         self.stop_reading();
-        Ok(())
     }
 
     /// Whether the connection is encrypted.
@@ -579,11 +640,17 @@ impl ServerSession {
             }
             if self.flush && !self.out.is_empty() {
                 self.flush = false;
-                return Output::Transmit(self.out.split().freeze());
+                return self.transmit();
             }
             match self.phase {
-                Phase::Closed if !self.out.is_empty() => return Output::Transmit(self.out.split().freeze()),
+                Phase::Closed if !self.out.is_empty() => return self.transmit(),
                 Phase::Closed => return Output::Closed,
+                // A client that leaves during the delay is not greeted.
+                Phase::GreetDelay(_) if self.eof => {
+                    self.enter(Phase::Closed);
+                    continue;
+                }
+                Phase::GreetDelay(delay) => return Output::Wait(Wait::new(delay)),
                 Phase::StartTls { discarded } if self.out.is_empty() => {
                     self.phase = Phase::Handshake { discarded };
                     return Output::StartTls;
@@ -595,12 +662,12 @@ impl ServerSession {
                 Step::Progress => continue,
                 _ if !self.out.is_empty() => {
                     self.told_no_input = None;
-                    return Output::Transmit(self.out.split().freeze());
+                    return self.transmit();
                 }
                 Step::NeedInput => {
                     self.told_no_input = None;
                     return match self.decisions_owed() {
-                        0 => Output::Wait(self.timeout()),
+                        0 => Output::Wait(self.wait()),
                         owed => Output::Pending(Pending::new(owed, true)),
                     };
                 }
@@ -612,11 +679,30 @@ impl ServerSession {
         }
     }
 
-    /// The inactivity timeout that applies now.
-    fn timeout(&self) -> core::time::Duration {
+    /// Hands out the replies queued. Once every reply owed is out, the client has what
+    /// it was waiting for, and may send again.
+    fn transmit(&mut self) -> Output<ServerEvent> {
+        if self.owed.is_empty() {
+            self.awaiting = None;
+        }
+        Output::Transmit(self.out.split().freeze())
+    }
+
+    /// The timer that runs now: the data block timeout in a body; the deadline of a
+    /// command line (or `AUTH` response) of which a part has arrived, started by the
+    /// first wait for it; else the idle timeout between commands.
+    fn wait(&mut self) -> Wait {
+        let timeouts = &self.shared.config.timeouts;
         match self.phase {
-            Phase::Data(_) | Phase::Bdat(_) => self.shared.config.timeouts.data_block,
-            _ => self.shared.config.timeouts.command,
+            Phase::Data(_) | Phase::Bdat(_) => Wait::new(timeouts.data_block),
+            Phase::Commands | Phase::Auth(_) if !self.input.is_empty() => {
+                let started = core::mem::replace(&mut self.line_deadline, true);
+                match started {
+                    true => Wait::continuing(timeouts.command_line),
+                    false => Wait::new(timeouts.command_line),
+                }
+            }
+            _ => Wait::new(timeouts.command),
         }
     }
 
@@ -632,7 +718,7 @@ impl ServerSession {
                 return Step::Progress;
             }
             Phase::Closing => Step::Blocked,
-            Phase::StartTls { .. } | Phase::Handshake { .. } | Phase::Closed => Step::NeedInput,
+            Phase::GreetDelay(_) | Phase::StartTls { .. } | Phase::Handshake { .. } | Phase::Closed => Step::NeedInput,
         };
         match step {
             // End of input: what was received is answered first, decisions included.
@@ -650,6 +736,7 @@ impl ServerSession {
     /// it remembered about the input belongs to the phase that used it.
     pub(super) fn enter(&mut self, phase: Phase) {
         self.framer.reset();
+        self.line_deadline = false;
         if matches!(phase, Phase::Closed) {
             self.owed.clear();
             self.held.clear();
