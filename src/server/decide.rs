@@ -376,3 +376,70 @@ impl ServerSession {
         self.stop_reading();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec::Vec;
+
+    use super::super::{ServerConfig, ServerSession};
+    use super::*;
+    use crate::output::Output;
+    use crate::wire::ReplyCode;
+
+    fn events(session: &mut ServerSession) -> Vec<ServerEvent> {
+        let mut events = Vec::new();
+        loop {
+            match session.poll_output() {
+                Output::Event(event) => events.push(event),
+                Output::Transmit(_) => {}
+                _ => return events,
+            }
+        }
+    }
+
+    /// A ticket whose number names a decision of another kind (after 2^28 decisions,
+    /// numbers come round again) answers nothing: an `AUTH` decision above all.
+    #[test]
+    fn a_ticket_answers_only_a_decision_of_its_own_kind() {
+        let mut config = ServerConfig::new("mx.example.org");
+        config.sync_checks = super::super::SyncChecks::NONE;
+        let mut session = ServerSession::new(&config.build().unwrap());
+        session.handle_input(b"EHLO c\r\nMAIL FROM:<a@example.net>\r\n");
+        let owed = events(&mut session);
+        let Some(ServerEvent::Mail { ticket, .. }) = owed.last() else { panic!("{owed:?}") };
+        let forged = Ticket::new(ticket.session(), ticket.id(), TicketKind::Auth);
+        assert_eq!(session.accept(forged.clone()), Err(DecisionError::Stale), "the fast path");
+        let reply = Reply::new(ReplyCode::OK, "fine");
+        assert_eq!(session.accept_with(forged, reply), Err(DecisionError::Stale), "the general path");
+        assert_eq!(session.accept(ticket.clone()), Ok(()));
+    }
+
+    /// LMTP keeps an accepted recipient for its reply after the body, and drops a
+    /// refused one at once.
+    #[test]
+    fn refused_lmtp_recipients_are_not_kept() {
+        let mut config = ServerConfig::new("mx.example.org");
+        config.lmtp = true;
+        config.sync_checks = super::super::SyncChecks::NONE;
+        let mut session = ServerSession::new(&config.build().unwrap());
+        session.handle_input(b"LHLO c\r\nMAIL FROM:<a@example.net>\r\n");
+        for event in events(&mut session) {
+            if let Some(ticket) = event.ticket() {
+                session.accept(ticket).unwrap();
+            }
+        }
+        for round in 0..50 {
+            session.handle_input(b"RCPT TO:<b@example.org>\r\n");
+            for event in events(&mut session) {
+                if let Some(ticket) = event.ticket() {
+                    match round % 10 {
+                        0 => session.accept(ticket).unwrap(),
+                        _ => session.reject(ticket, Reply::new(ReplyCode::MAILBOX_UNAVAILABLE, "no")).unwrap(),
+                    }
+                }
+            }
+        }
+        let kept = session.transaction.as_ref().map(|transaction| transaction.lmtp_recipients.len());
+        assert_eq!(kept, Some(5));
+    }
+}
