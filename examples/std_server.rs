@@ -16,6 +16,8 @@ mod server_args;
 mod std_link;
 #[path = "support/tls.rs"]
 mod tls;
+#[path = "support/trace.rs"]
+mod trace;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -27,29 +29,19 @@ use smtp_sansio::Output;
 use smtp_sansio::server::{Server, ServerSession};
 
 use mail_sink::{Connection, Maildir};
-use server_args::{ServerArgs, trace};
+use server_args::ServerArgs;
 use std_link::Link;
+use trace::Tracer;
 
 fn main() -> std::io::Result<()> {
-    let args = match ServerArgs::parse(std::env::args()) {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
-    if !args.decide_after.is_zero() {
-        eprintln!("--decide-after-ms is for tokio_server: this server decides at once");
+    let args = ServerArgs::from_command_line();
+    if args.decide_after_ms != 0 || args.proxy_protocol || !args.xclient.is_empty() {
+        eprintln!("--decide-after-ms, --proxy-protocol and --xclient are for tokio_server");
         std::process::exit(2);
     }
     // The configuration is checked once; every session shares it.
-    let server = match args.server() {
-        Ok(server) => server,
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
+    let tls = args.tls().unwrap_or_else(|message| exit(&message));
+    let server = args.server(tls.is_some()).unwrap_or_else(|message| exit(&message));
     let maildir = Arc::new(Maildir::open(&args.maildir, args.fsync, &args.hostname, args.users.clone())?);
     // Ctrl-C stops new connections; the ones in progress finish (up to a minute).
     ctrlc::set_handler(|| SHUTDOWN.store(true, Ordering::SeqCst)).map_err(std::io::Error::other)?;
@@ -58,7 +50,7 @@ fn main() -> std::io::Result<()> {
         let listener = TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         eprintln!("listening on {} (Maildir {})", listener.local_addr()?, args.maildir.display());
-        let (server, maildir, verbose, tls) = (server.clone(), maildir.clone(), args.verbose, args.tls.clone());
+        let (server, maildir, verbose, tls) = (server.clone(), maildir.clone(), args.verbose, tls.clone());
         listeners.push(std::thread::spawn(move || {
             while !SHUTDOWN.load(Ordering::SeqCst) {
                 let stream = match listener.accept() {
@@ -97,6 +89,12 @@ fn main() -> std::io::Result<()> {
     Ok(())
 }
 
+/// Prints what is wrong with the command line, and exits.
+fn exit(message: &str) -> ! {
+    eprintln!("{message}");
+    std::process::exit(2)
+}
+
 /// Set by Ctrl-C.
 static SHUTDOWN: AtomicBool = AtomicBool::new(false);
 /// Connections in progress.
@@ -120,12 +118,13 @@ fn serve(
     let mut session = ServerSession::new(server);
     let mut app = Connection::new(maildir, peer.ip());
     let mut buffer = vec![0; 64 * 1024];
+    let mut tracer = Tracer::new(verbose);
     // When the session's timer fires; a wait that does not restart it keeps it.
     let mut deadline: Option<Instant> = None;
     loop {
         match session.poll_output() {
             Output::Transmit(bytes) => {
-                trace(verbose, "S", &bytes);
+                tracer.server(&bytes);
                 stream.write_all(&bytes)?;
                 stream.flush()?;
             }
@@ -144,7 +143,7 @@ fn serve(
                 match stream.read(&mut buffer) {
                     Ok(0) => session.handle_eof(),
                     Ok(n) => {
-                        trace(verbose, "C", &buffer[..n]);
+                        tracer.client(&buffer[..n]);
                         session.handle_input(&buffer[..n]);
                     }
                     Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {

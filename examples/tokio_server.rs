@@ -18,6 +18,8 @@ mod server_args;
 mod tls;
 #[path = "support/tokio_link.rs"]
 mod tokio_link;
+#[path = "support/trace.rs"]
+mod trace;
 
 use std::io;
 use std::net::SocketAddr;
@@ -33,32 +35,22 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use mail_sink::{Connection, Decision, Maildir};
-use server_args::{ServerArgs, trace};
+use server_args::ServerArgs;
 use tokio_link::Link;
+use trace::Tracer;
 
 #[tokio::main]
 async fn main() -> io::Result<()> {
-    let args = match ServerArgs::parse(std::env::args()) {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
+    let args = ServerArgs::from_command_line();
     // The configuration is checked once; every session shares it.
-    let server = match args.server() {
-        Ok(server) => server,
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
+    let tls = args.tls().unwrap_or_else(|message| exit(&message));
+    let server = args.server(tls.is_some()).unwrap_or_else(|message| exit(&message));
     let shared = Shared {
         server,
         maildir: Arc::new(Maildir::open(&args.maildir, args.fsync, &args.hostname, args.users.clone())?),
-        tls: args.tls.clone().map(TlsAcceptor::from),
+        tls: tls.map(TlsAcceptor::from),
         verbose: args.verbose,
-        decide_after: args.decide_after,
+        decide_after: args.decide_after(),
     };
     // Connections in progress; Ctrl-C waits for them (up to a minute) before exiting.
     let active = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
@@ -95,6 +87,12 @@ async fn main() -> io::Result<()> {
         eprintln!("some connections were still open after a minute");
     }
     Ok(())
+}
+
+/// Prints what is wrong with the command line, and exits.
+fn exit(message: &str) -> ! {
+    eprintln!("{message}");
+    std::process::exit(2)
 }
 
 /// Connections served at once; more wait in the listen queue.
@@ -136,13 +134,14 @@ async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Resu
     let (decided_sender, mut decided) = mpsc::unbounded_channel::<Decision>();
     // Each read is handed to the session whole (`split`): body chunks are slices of it.
     let mut buffer = BytesMut::new();
+    let mut tracer = Tracer::new(shared.verbose);
     // When the session's timer fires; a wait that does not restart it keeps it (the
     // deadline of a command line that arrives in pieces).
     let mut deadline: Option<tokio::time::Instant> = None;
     loop {
         match session.poll_output() {
             Output::Transmit(bytes) => {
-                trace(shared.verbose, "S", &bytes);
+                tracer.server(&bytes);
                 link.write_all(&bytes).await?;
             }
             // Every event is acted on now, in order: body chunks go to the file as they
@@ -166,7 +165,7 @@ async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Resu
                 let fires_at = wait.deadline(tokio::time::Instant::now(), deadline);
                 deadline = Some(fires_at);
                 match tokio::time::timeout_at(fires_at, read(&mut link, &mut buffer)).await {
-                    Ok(input) => hand_over(input, &mut buffer, &mut session, shared.verbose),
+                    Ok(input) => hand_over(input, &mut buffer, &mut session, &mut tracer),
                     Err(_elapsed) => session.handle_timeout(),
                 }
             }
@@ -176,7 +175,7 @@ async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Resu
                 // When the session cannot use input (a command waits on a decision that
                 // everything after it depends on), reading would only fill its buffer.
                 input = read(&mut link, &mut buffer), if pending.wants_input() => {
-                    hand_over(input, &mut buffer, &mut session, shared.verbose)
+                    hand_over(input, &mut buffer, &mut session, &mut tracer)
                 }
                 // Nothing owed and nothing to read: only the TLS handshake, which is never
                 // left pending here. A bug, then: close rather than wait forever.
@@ -219,11 +218,11 @@ async fn read(link: &mut Link<TlsStream<TcpStream>>, buffer: &mut BytesMut) -> i
 }
 
 /// Gives the session one read: the bytes, owned and not copied, or the end of input.
-fn hand_over(input: io::Result<usize>, buffer: &mut BytesMut, session: &mut ServerSession, verbose: bool) {
+fn hand_over(input: io::Result<usize>, buffer: &mut BytesMut, session: &mut ServerSession, tracer: &mut Tracer) {
     match input {
         Ok(0) | Err(_) => session.handle_eof(),
         Ok(_) => {
-            trace(verbose, "C", buffer);
+            tracer.client(buffer);
             session.handle_input_buf(buffer.split());
         }
     }

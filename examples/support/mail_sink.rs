@@ -75,6 +75,8 @@ pub struct Connection<'a> {
     file: Option<(String, BufWriter<File>)>,
     /// LMTP: the message is in `new/` and its deliveries are being answered.
     stored: Option<String>,
+    /// Octets of the message body received so far.
+    size: u64,
 }
 
 impl<'a> Connection<'a> {
@@ -87,6 +89,7 @@ impl<'a> Connection<'a> {
             recipients: Vec::new(),
             file: None,
             stored: None,
+            size: 0,
         }
     }
 
@@ -130,6 +133,7 @@ impl<'a> Connection<'a> {
                 if self.file.is_none() && self.start(protocol).is_err() {
                     return None;
                 }
+                self.size += chunk.len() as u64;
                 if let Some((_, file)) = &mut self.file
                     && file.write_all(&chunk).is_err()
                 {
@@ -210,6 +214,7 @@ impl<'a> Connection<'a> {
         file.write_all(return_path(&from).as_bytes())?;
         file.write_all(received.as_bytes())?;
         self.file = Some((name, file));
+        self.size = 0;
         Ok(())
     }
 
@@ -234,7 +239,18 @@ impl<'a> Connection<'a> {
             }
             io::Result::Ok(())
         })();
-        result.map(|()| name).map_err(|error| local_error(&error))
+        result.map_err(|error| local_error(&error))?;
+        // One line per stored message: when, from whom, for whom, how big, where.
+        eprintln!(
+            "{} stored peer={} from={} to={} size={} file={}",
+            rfc3339_utc(SystemTime::now()),
+            self.peer,
+            self.from,
+            self.recipients.join(","),
+            self.size,
+            self.maildir.root.join("new").join(&name).display()
+        );
+        Ok(name)
     }
 }
 
@@ -281,6 +297,34 @@ fn verdict(ticket: Ticket, stored: Result<String, Reply>) -> Decision {
 
 fn queued(name: &str) -> Reply {
     Reply::new(ReplyCode::OK, format!("Queued as {name}")).with_enhanced(smtp_sansio::EnhancedStatus::new(2, 0, 0))
+}
+
+/// `2026-12-02T00:30:00Z`. (Days to a civil date: Howard Hinnant's algorithm.)
+fn rfc3339_utc(time: SystemTime) -> String {
+    let seconds = time.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
+    let (days, second) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", second / 3600, second / 60 % 60, second % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn dates_are_rfc3339() {
+        assert_eq!(super::rfc3339_utc(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        let time = UNIX_EPOCH + Duration::from_secs(1_796_171_400);
+        assert_eq!(super::rfc3339_utc(time), "2026-12-02T00:30:00Z");
+    }
 }
 
 fn local_error(error: &io::Error) -> Reply {

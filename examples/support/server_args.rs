@@ -1,144 +1,210 @@
-//! The command line of the example servers.
+//! The command line of the example servers (clap), and the configuration it makes.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::Parser;
 use smtp_sansio::server::{Server, ServerConfig};
 
-/// What the example servers are told to do.
+/// A local mail sink: every message to any address is stored in a Maildir.
+#[derive(Parser, Debug)]
+#[command(about, long_about = None)]
 pub struct ServerArgs {
+    /// Address to listen on (repeatable; IPv6 too).
+    #[arg(long, default_value = "127.0.0.1:2525")]
     pub listen: Vec<SocketAddr>,
+    /// Where messages go.
+    #[arg(long, default_value = "maildir")]
     pub maildir: PathBuf,
+    /// The server's name.
+    #[arg(long, default_value = "localhost")]
     pub hostname: String,
-    pub max_size: Option<u64>,
+    /// The largest message accepted, in octets (the default is what Gmail takes).
+    #[arg(long, default_value_t = 35_882_577)]
+    pub max_size: u64,
+    /// Recipients per message; more get `452 4.5.3`.
+    #[arg(long, default_value_t = 100)]
+    pub max_recipients: usize,
+    /// Messages per connection (RFC 9422 MAILMAX); more get `451 4.5.3`.
+    #[arg(long)]
+    pub max_messages: Option<u32>,
+    /// Refused AUTH attempts per connection before `421 4.7.0`.
+    #[arg(long, default_value_t = 3)]
+    pub max_auth_failures: u32,
+    /// The idle timeout between commands, and the deadline for one command line, in
+    /// seconds.
+    #[arg(long, default_value_t = 300)]
+    pub command_timeout: u64,
+    /// Wait this long before the greeting; a client that talks first is cut off
+    /// (`554 5.5.0`, postscreen's pre-greet test).
+    #[arg(long)]
+    pub greet_delay_ms: Option<u64>,
+    /// Every connection starts with a PROXY protocol header (v1 or v2) from the
+    /// balancer in front; its addresses replace the balancer's. Only behind a balancer
+    /// that always sends one: anyone else could claim any address.
+    #[arg(long)]
+    pub proxy_protocol: bool,
+    /// Peers allowed to use XCLIENT and XFORWARD (a network, `10.0.0.0/8`, or one
+    /// address; repeatable). Nobody by default.
+    #[arg(long = "xclient", value_name = "CIDR")]
+    pub xclient: Vec<Cidr>,
+    /// Accept AUTH PLAIN and LOGIN with these credentials (USER:PASS; repeatable).
+    #[arg(long = "auth", value_name = "USER:PASS", value_parser = user_and_password)]
     pub users: Vec<(String, String)>,
+    /// Offer AUTH without TLS.
+    #[arg(long)]
     pub allow_insecure_auth: bool,
+    /// Speak LMTP.
+    #[arg(long)]
     pub lmtp: bool,
-    pub verbose: bool,
+    /// Do not fsync messages before acknowledging them.
+    #[arg(long = "no-fsync", action = clap::ArgAction::SetFalse)]
     pub fsync: bool,
-    /// TLS, for STARTTLS or (with `implicit_tls`) from the first byte.
-    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Print the conversation as C: and S: lines (credentials redacted).
+    #[arg(long)]
+    pub verbose: bool,
+    /// Offer STARTTLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Offer STARTTLS with a new self-signed certificate.
+    #[arg(long, conflicts_with = "tls_cert")]
+    pub tls_self_signed: bool,
+    /// TLS from the first byte (port 465 style) instead of STARTTLS.
+    #[arg(long)]
     pub implicit_tls: bool,
-    /// Every decision is answered this long after its event (tokio_server only): the
-    /// application deciding asynchronously, as one that asks a database would.
-    pub decide_after: Duration,
+    /// tokio_server only: answer every decision from another task, N milliseconds after
+    /// its event (0: at once).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub decide_after_ms: u64,
 }
 
-pub const USAGE: &str = "\
-options:
-  --listen ADDR          address to listen on (default 127.0.0.1:2525; repeatable, IPv6 too)
-  --maildir DIR          where messages go (default ./maildir)
-  --hostname NAME        the server's name (default localhost)
-  --max-size BYTES       the largest message accepted (default 10240000)
-  --auth USER:PASS       accept AUTH PLAIN/LOGIN with these credentials (repeatable)
-  --allow-insecure-auth  offer AUTH without TLS
-  --lmtp                 speak LMTP
-  --no-fsync             do not fsync messages before acknowledging them
-  --verbose              print the conversation as C: and S: lines
-  --tls-cert PEM --tls-key PEM   offer STARTTLS with this certificate chain and key
-  --tls-self-signed      offer STARTTLS with a new self-signed certificate
-  --implicit-tls         TLS from the first byte (port 465 style) instead of STARTTLS
-  --decide-after-ms N    tokio_server only: answer every decision from another task,
-                         N milliseconds after its event (default 0: at once)";
+/// A network: an address and how many of its leading bits count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    network: IpAddr,
+    bits: u8,
+}
+
+impl Cidr {
+    /// Whether `ip` is in the network (an IPv4 address mapped into IPv6 counts as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let mask = |width: u32| if self.bits == 0 { 0 } else { u128::MAX << (width - u32::from(self.bits)) };
+        match (self.network, ip) {
+            (IpAddr::V4(network), IpAddr::V4(ip)) => {
+                let mask = mask(32) as u32;
+                u32::from(network) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(network), IpAddr::V6(ip)) => {
+                let mask = mask(128);
+                u128::from(network) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (address, bits) = text.split_once('/').unwrap_or((text, ""));
+        let network: IpAddr = address.parse().map_err(|e| format!("{address}: {e}"))?;
+        let width = if network.is_ipv4() { 32 } else { 128 };
+        let bits = match bits {
+            "" => width,
+            bits => {
+                bits.parse::<u8>().ok().filter(|&bits| bits <= width).ok_or(format!("bad prefix length /{bits}"))?
+            }
+        };
+        Ok(Self { network, bits })
+    }
+}
+
+fn user_and_password(pair: &str) -> Result<(String, String), String> {
+    let (user, pass) = pair.split_once(':').ok_or_else(|| format!("--auth wants USER:PASS, not {pair}"))?;
+    Ok((user.into(), pass.into()))
+}
 
 impl ServerArgs {
-    /// Parses the command line; `Err` holds what to print.
-    pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
-        let mut parsed = Self {
-            listen: Vec::new(),
-            maildir: PathBuf::from("maildir"),
-            hostname: String::from("localhost"),
-            max_size: Some(10_240_000),
-            users: Vec::new(),
-            allow_insecure_auth: false,
-            lmtp: false,
-            verbose: false,
-            fsync: true,
-            tls: None,
-            implicit_tls: false,
-            decide_after: Duration::ZERO,
+    /// Parses the command line; exits with clap's message when it is wrong.
+    pub fn from_command_line() -> Self {
+        Self::parse()
+    }
+
+    /// TLS, for STARTTLS or (with `implicit_tls`) from the first byte.
+    pub fn tls(&self) -> Result<Option<Arc<rustls::ServerConfig>>, String> {
+        let tls = match (&self.tls_cert, &self.tls_key, self.tls_self_signed) {
+            (Some(cert), Some(key), false) => Some(super::tls::server_from_pem(cert, key).map_err(|e| e.to_string())?),
+            (None, None, true) => Some(super::tls::server_self_signed(&self.hostname).map_err(|e| e.to_string())?),
+            _ => None,
         };
-        let (mut cert, mut key, mut self_signed) = (None, None, false);
-        let _program = args.next();
-        while let Some(arg) = args.next() {
-            let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value\n{USAGE}"));
-            match arg.as_str() {
-                "--listen" => {
-                    let addr = value("--listen")?;
-                    parsed.listen.push(addr.parse().map_err(|e| format!("--listen {addr}: {e}"))?);
-                }
-                "--maildir" => parsed.maildir = PathBuf::from(value("--maildir")?),
-                "--hostname" => parsed.hostname = value("--hostname")?,
-                "--max-size" => {
-                    let size = value("--max-size")?;
-                    parsed.max_size = Some(size.parse().map_err(|e| format!("--max-size {size}: {e}"))?);
-                }
-                "--auth" => {
-                    let pair = value("--auth")?;
-                    let (user, pass) =
-                        pair.split_once(':').ok_or_else(|| format!("--auth wants USER:PASS, not {pair}"))?;
-                    parsed.users.push((user.into(), pass.into()));
-                }
-                "--allow-insecure-auth" => parsed.allow_insecure_auth = true,
-                "--lmtp" => parsed.lmtp = true,
-                "--no-fsync" => parsed.fsync = false,
-                "--verbose" => parsed.verbose = true,
-                "--tls-cert" => cert = Some(PathBuf::from(value("--tls-cert")?)),
-                "--tls-key" => key = Some(PathBuf::from(value("--tls-key")?)),
-                "--tls-self-signed" => self_signed = true,
-                "--implicit-tls" => parsed.implicit_tls = true,
-                "--decide-after-ms" => {
-                    let ms = value("--decide-after-ms")?;
-                    parsed.decide_after =
-                        Duration::from_millis(ms.parse().map_err(|e| format!("--decide-after-ms {ms}: {e}"))?);
-                }
-                "--help" | "-h" => return Err(USAGE.into()),
-                other => return Err(format!("unknown option {other}\n{USAGE}")),
-            }
+        if self.implicit_tls && tls.is_none() {
+            return Err("--implicit-tls needs a certificate".into());
         }
-        if parsed.listen.is_empty() {
-            parsed.listen.push(SocketAddr::from(([127, 0, 0, 1], 2525)));
-        }
-        parsed.tls = match (cert, key, self_signed) {
-            (Some(cert), Some(key), false) => {
-                Some(super::tls::server_from_pem(&cert, &key).map_err(|e| e.to_string())?)
-            }
-            (None, None, true) => Some(super::tls::server_self_signed(&parsed.hostname).map_err(|e| e.to_string())?),
-            (None, None, false) => None,
-            _ => return Err(format!("give --tls-cert and --tls-key, or --tls-self-signed\n{USAGE}")),
-        };
-        if parsed.implicit_tls && parsed.tls.is_none() {
-            return Err(format!("--implicit-tls needs a certificate\n{USAGE}"));
-        }
-        Ok(parsed)
+        Ok(tls)
+    }
+
+    /// How long every decision takes to come back (zero: at once).
+    #[allow(dead_code)] // tokio_server only
+    pub fn decide_after(&self) -> Duration {
+        Duration::from_millis(self.decide_after_ms)
+    }
+
+    /// Whether `peer` may use XCLIENT and XFORWARD.
+    #[allow(dead_code)] // not every server asks
+    pub fn xclient_allowed(&self, peer: IpAddr) -> bool {
+        self.xclient.iter().any(|network| network.contains(peer))
     }
 
     /// The server, checked once and shared by every connection: every extension the
     /// library supports. `Err` holds what to print.
-    pub fn server(&self) -> Result<Server, String> {
+    pub fn server(&self, tls: bool) -> Result<Server, String> {
         let mut config = ServerConfig::new(self.hostname.clone());
-        config.max_message_size = self.max_size;
+        config.max_message_size = Some(self.max_size);
+        config.max_recipients = self.max_recipients;
+        config.max_messages = self.max_messages;
+        config.max_auth_failures = self.max_auth_failures;
+        config.advertise_limits = true;
+        config.timeouts.command = Duration::from_secs(self.command_timeout);
+        config.timeouts.command_line = Duration::from_secs(self.command_timeout);
+        config.greet_delay = self.greet_delay_ms.map(Duration::from_millis);
         config.binary_mime = true;
         config.dsn = true;
         config.lmtp = self.lmtp;
-        config.starttls = self.tls.is_some() && !self.implicit_tls;
+        config.starttls = tls && !self.implicit_tls;
         config.implicit_tls = self.implicit_tls;
         if !self.users.is_empty() {
             config.auth_mechanisms = vec![smtp_sansio::sasl::Mechanism::Plain, smtp_sansio::sasl::Mechanism::Login];
             config.plaintext_auth = self.allow_insecure_auth;
         }
-        config.build().map_err(|e| format!("the configuration does not hold together: {e}\n{USAGE}"))
+        config.build().map_err(|e| format!("the configuration does not hold together: {e}"))
     }
 }
 
-/// Prints what crossed the wire as `C:`/`S:` lines, when `--verbose` is on.
-pub fn trace(verbose: bool, who: &str, bytes: &[u8]) {
-    if verbose {
-        for line in String::from_utf8_lossy(bytes).split_inclusive('\n') {
-            eprint!("{who}: {}", line.trim_end_matches(['\r', '\n']));
-            eprintln!();
-        }
+#[cfg(test)]
+mod tests {
+    use super::Cidr;
+
+    #[test]
+    fn networks_contain_their_addresses() {
+        let net: Cidr = "10.0.0.0/8".parse().unwrap();
+        assert!(net.contains("10.1.2.3".parse().unwrap()));
+        assert!(net.contains("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(!net.contains("11.0.0.1".parse().unwrap()));
+        let one: Cidr = "127.0.0.1".parse().unwrap();
+        assert!(one.contains("127.0.0.1".parse().unwrap()) && !one.contains("127.0.0.2".parse().unwrap()));
+        let all: Cidr = "::/0".parse().unwrap();
+        assert!(all.contains("2001:db8::1".parse().unwrap()));
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
     }
 }
