@@ -35,6 +35,10 @@ pub(super) struct Shared {
     /// The `EHLO` reply before TLS and after it (the extensions differ).
     pub(super) ehlo_plain: Bytes,
     pub(super) ehlo_tls: Bytes,
+    /// The same, with `XCLIENT` and `XFORWARD` for a peer the application trusts
+    /// ([`ServerSession::trust_proxy`](super::ServerSession::trust_proxy)).
+    pub(super) ehlo_plain_trusted: Bytes,
+    pub(super) ehlo_tls_trusted: Bytes,
     /// The `HELO` reply.
     pub(super) helo: Bytes,
 }
@@ -84,16 +88,26 @@ impl Server {
         canned::write_line(&mut greeting, 220, None, text.trim_end());
         let mut helo = BytesMut::new();
         canned::write_line(&mut helo, 250, None, &config.hostname);
-        let ehlo = |tls: bool| -> Result<Bytes, ConfigError> {
+        let ehlo = |tls: bool, trusted: bool| -> Result<Bytes, ConfigError> {
             let mut out = BytesMut::new();
-            capabilities(&config, tls)
+            capabilities(&config, tls, trusted)
                 .to_reply()
                 .encode(&mut out)
                 .map_err(|_| ConfigError::Keyword(config.extra_keywords.join(" ")))?;
             Ok(out.freeze())
         };
-        let (ehlo_plain, ehlo_tls) = (ehlo(false)?, ehlo(true)?);
-        let shared = Shared { caps, greeting: greeting.freeze(), ehlo_plain, ehlo_tls, helo: helo.freeze(), config };
+        let (ehlo_plain, ehlo_tls) = (ehlo(false, false)?, ehlo(true, false)?);
+        let (ehlo_plain_trusted, ehlo_tls_trusted) = (ehlo(false, true)?, ehlo(true, true)?);
+        let shared = Shared {
+            caps,
+            greeting: greeting.freeze(),
+            ehlo_plain,
+            ehlo_tls,
+            ehlo_plain_trusted,
+            ehlo_tls_trusted,
+            helo: helo.freeze(),
+            config,
+        };
         Ok(Self { shared: Arc::new(shared) })
     }
 
@@ -104,7 +118,7 @@ impl Server {
 }
 
 /// What `EHLO` offers: some extensions depend on TLS.
-fn capabilities(config: &ServerConfig, tls: bool) -> Capabilities {
+fn capabilities(config: &ServerConfig, tls: bool, trusted: bool) -> Capabilities {
     let mut capabilities = Capabilities::new(config.hostname.clone());
     let mut offer = |on: bool, capability: Capability| {
         if on {
@@ -136,6 +150,11 @@ fn capabilities(config: &ServerConfig, tls: bool) -> Capabilities {
     // RFC 5321 section 3.5.2: a server that serves EXPN must list it.
     offer(config.decide_expn, Capability::Other { keyword: "EXPN".into(), params: Vec::new() });
     offer(true, Capability::Other { keyword: "HELP".into(), params: Vec::new() });
+    // Postfix's XCLIENT_README and XFORWARD_README: the attributes the server takes.
+    let names = |names: &[&str]| names.iter().map(|name| String::from(*name)).collect();
+    let xclient = names(&["NAME", "ADDR", "PORT", "PROTO", "HELO", "LOGIN", "DESTADDR", "DESTPORT"]);
+    offer(trusted, Capability::Other { keyword: "XCLIENT".into(), params: xclient });
+    offer(trusted, Capability::Other { keyword: "XFORWARD".into(), params: names(&["NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "SOURCE"]) });
     for line in &config.extra_keywords {
         offer(true, Capability::parse(line));
     }
@@ -143,7 +162,7 @@ fn capabilities(config: &ServerConfig, tls: bool) -> Capabilities {
 }
 
 /// Keywords the session offers by itself: an extra keyword may not claim them.
-const OWN_KEYWORDS: [&str; 15] = [
+const OWN_KEYWORDS: [&str; 17] = [
     "PIPELINING",
     "SIZE",
     "8BITMIME",
@@ -159,6 +178,8 @@ const OWN_KEYWORDS: [&str; 15] = [
     "HELP",
     "VRFY",
     "LIMITS",
+    "XCLIENT",
+    "XFORWARD",
 ];
 
 fn check(config: &ServerConfig) -> Result<(), ConfigError> {

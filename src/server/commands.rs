@@ -308,7 +308,7 @@ impl ServerSession {
             self.abort_transaction(AbortReason::Reset);
             self.hello = kind;
             let shared = self.shared.clone();
-            self.put_reply_bytes(super::decide::hello_reply(&shared, kind, self.tls));
+            self.put_reply_bytes(super::decide::hello_reply(&shared, kind, self.tls, self.trusted_proxy));
             self.events.push_back(ServerEvent::Hello { ticket: None, host, extended });
         }
         self.synchronise();

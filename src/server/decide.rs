@@ -66,12 +66,15 @@ impl Kind {
     }
 }
 
-/// The `250` to `HELO` or `EHLO`, as configured, with the extensions on offer now.
-pub(super) fn hello_reply(shared: &Shared, hello: Hello, tls: bool) -> &[u8] {
-    match hello {
-        Hello::Helo => &shared.helo,
-        _ if tls => &shared.ehlo_tls,
-        _ => &shared.ehlo_plain,
+/// The `250` to `HELO` or `EHLO`, as configured, with the extensions on offer now
+/// (`XCLIENT` and `XFORWARD` to a trusted peer only).
+pub(super) fn hello_reply(shared: &Shared, hello: Hello, tls: bool, trusted: bool) -> &[u8] {
+    match (hello, tls, trusted) {
+        (Hello::Helo, ..) => &shared.helo,
+        (_, true, true) => &shared.ehlo_tls_trusted,
+        (_, true, false) => &shared.ehlo_tls,
+        (_, false, true) => &shared.ehlo_plain_trusted,
+        (_, false, false) => &shared.ehlo_plain,
     }
 }
 
@@ -123,7 +126,7 @@ impl ServerSession {
         {
             self.owed.pop_front();
             match kind {
-                Kind::Hello(hello) => self.out.put_slice(hello_reply(&self.shared, hello, self.tls)),
+                Kind::Hello(hello) => self.out.put_slice(hello_reply(&self.shared, hello, self.tls, self.trusted_proxy)),
                 _ => kind.accepted().write(&mut self.out, self.shared.config.enhanced_status_codes),
             }
             self.apply(id, kind, true);
@@ -170,12 +173,12 @@ impl ServerSession {
         };
         // The first reply owed goes straight to the output; a later one waits, encoded,
         // in its place.
-        let (shared, tls) = (&*self.shared, self.tls);
+        let (shared, tls, trusted) = (&*self.shared, self.tls, self.trusted_proxy);
         let mut later = BytesMut::new();
         let out = if index == 0 { &mut self.out } else { &mut later };
         match (reply, kind) {
             (Some(reply), _) => reply.encode(out).map_err(DecisionError::Encode)?,
-            (None, Kind::Hello(hello)) => out.put_slice(hello_reply(shared, hello, tls)),
+            (None, Kind::Hello(hello)) => out.put_slice(hello_reply(shared, hello, tls, trusted)),
             (None, _) => kind.accepted().write(out, shared.config.enhanced_status_codes),
         }
         let kept = if index == 0 {

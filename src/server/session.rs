@@ -129,6 +129,9 @@ pub struct ServerSession {
     /// `MAIL` commands handed to the application (RFC 9422's `MAILMAX` counts them).
     pub(super) mails: u32,
     pub(super) eof: bool,
+    /// The application trusts the peer with `XCLIENT` and `XFORWARD`
+    /// ([`trust_proxy`](Self::trust_proxy)).
+    pub(super) trusted_proxy: bool,
     /// A reply the client must wait for before it sends more is queued, or owed, and
     /// not yet handed out ([`SyncChecks`](super::SyncChecks)): input now is out of step.
     pub(super) awaiting: Option<Awaited>,
@@ -404,6 +407,7 @@ impl ServerSession {
             auth_failures: 0,
             mails: 0,
             eof: false,
+            trusted_proxy: false,
             awaiting: None,
             line_deadline: false,
             told_no_input: None,
@@ -591,6 +595,17 @@ impl ServerSession {
         self.drop_undecided();
         self.put_reply_bytes(encoded);
         self.stop_reading();
+    }
+
+    /// Trusts the peer with `XCLIENT` and `XFORWARD` (Postfix's XCLIENT_README and
+    /// XFORWARD_README): a proxy or content filter in front that tells the server who
+    /// the real client is. From the next `EHLO` on, the reply lists both; anyone not
+    /// trusted is refused them with `550 5.7.0`, as Postfix does. Call it for the peers
+    /// your configuration names (by address, after [`ServerEvent::Proxied`] if the
+    /// PROXY protocol is on), before the greeting goes out: never for the internet at
+    /// large, which could then claim to be anyone.
+    pub fn trust_proxy(&mut self) {
+        self.trusted_proxy = true;
     }
 
     /// Whether the connection is encrypted.
