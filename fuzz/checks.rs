@@ -5,7 +5,7 @@
 //!
 //! # Input layout
 //!
-//! `command` and `capabilities` take the input as it is. The stream targets
+//! `command`, `capabilities` and `proxy_header` take the input as it is. The stream targets
 //! (`reply`, `data_decoder`, `line_framer`) start with a small header:
 //!
 //! ```text
@@ -21,6 +21,7 @@
 //! header and an empty payload.
 
 use bytes::BytesMut;
+use smtp_sansio::proxy::{ProxyHeader, ProxyParse};
 use smtp_sansio::{
     BareLf, BareLineEndings, Capabilities, Command, DataDecoder, DataEncoder, Decoded, Framed, LineFramer,
     ParseOptions, Reply, ReplyCode, ReplyError, ReplyParser,
@@ -883,4 +884,95 @@ pub fn client_server(data: &[u8]) {
             "DATA delivers the repaired body"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------
+// proxy_header
+// ---------------------------------------------------------------------------------
+
+/// `proxy_header`: the input is what a connection received first, parsed as a PROXY
+/// protocol header with each of `ProxyVersions::Both`, `V1` and `V2`. Only its first
+/// `V2_MAX_LEN + 64` bytes are used: every header is complete or refused by then.
+///
+/// * No panic.
+/// * The answers for the input's prefixes, shortest first, are `Incomplete` until one
+///   is not, and never change after that: an error stays the same error, a header the
+///   same header with the same length, whatever follows.
+/// * A header is complete exactly at its last byte, within the version's bound, of a
+///   version accepted; its encoding parses back, alone and in every prefix, to the same
+///   header.
+/// * The versions agree: `Both` answers as the version the first byte names (`P` v1,
+///   CR v2) does, and that version alone refuses the other's first byte with `Version`.
+pub fn proxy_header(data: &[u8]) {
+    use smtp_sansio::proxy::{ProxyError, ProxyVersion, ProxyVersions, V1_MAX_LEN, V2_MAX_LEN};
+    let input = &data[..data.len().min(V2_MAX_LEN + 64)];
+    let [both, v1, v2] = [ProxyVersions::Both, ProxyVersions::V1, ProxyVersions::V2].map(|versions| {
+        let (at, answer) = settle_proxy_header(input, versions);
+        if let Ok(ProxyParse::Complete { header, consumed }) = &answer {
+            let limit = match header.version {
+                ProxyVersion::V1 => V1_MAX_LEN,
+                ProxyVersion::V2 => V2_MAX_LEN,
+            };
+            assert_eq!(at, *consumed, "{versions:?}: a header complete before its last byte");
+            assert!(*consumed <= limit, "{versions:?}: a header of {consumed} bytes: {header:?}");
+            assert!(versions.accepts(header.version), "{versions:?} gave a header of {:?}", header.version);
+            let mut out = BytesMut::new();
+            if let Err(error) = header.encode(&mut out) {
+                panic!("parsed header {header:?} does not encode: {error:?}");
+            }
+            let (again_at, again) = settle_proxy_header(&out, versions);
+            assert_eq!(
+                (again_at, again),
+                (out.len(), Ok(ProxyParse::Complete { header: header.clone(), consumed: out.len() })),
+                "{header:?} encoded as b\"{}\" parses back differently",
+                out.escape_ascii()
+            );
+        }
+        answer
+    });
+    match input.first() {
+        Some(b'P') => {
+            assert_eq!(both, v1, "Both and V1 disagree on a v1 start");
+            assert_eq!(v2, Err(ProxyError::Version), "V2 alone on a v1 start");
+        }
+        Some(b'\r') => {
+            assert_eq!(both, v2, "Both and V2 disagree on a v2 start");
+            assert_eq!(v1, Err(ProxyError::Version), "V1 alone on a v2 start");
+        }
+        Some(_) => {
+            for answer in [both, v1, v2] {
+                assert_eq!(answer, Err(ProxyError::NoHeader), "a first byte no header has");
+            }
+        }
+        None => {
+            for answer in [both, v1, v2] {
+                assert_eq!(answer, Ok(ProxyParse::Incomplete), "no input");
+            }
+        }
+    }
+}
+
+/// Parses every prefix of `input`, shortest first, and checks that the answers are
+/// `Incomplete` until one is not, and then never change. Returns the length of the
+/// shortest prefix with the final answer (`input.len() + 1` if every answer is
+/// `Incomplete`) and that answer.
+fn settle_proxy_header(
+    input: &[u8],
+    versions: smtp_sansio::proxy::ProxyVersions,
+) -> (usize, Result<ProxyParse, smtp_sansio::proxy::ProxyError>) {
+    let mut settled = None;
+    for k in 0..=input.len() {
+        let answer = ProxyHeader::parse(&input[..k], versions);
+        match &settled {
+            Some((at, first)) => assert_eq!(
+                &answer,
+                first,
+                "{versions:?}: prefix {k} of b\"{}\" changed the answer given at {at}",
+                input.escape_ascii()
+            ),
+            None if answer != Ok(ProxyParse::Incomplete) => settled = Some((k, answer)),
+            None => {}
+        }
+    }
+    settled.unwrap_or((input.len() + 1, Ok(ProxyParse::Incomplete)))
 }

@@ -15,6 +15,8 @@
 //! * [`client`]: [`ClientSession`](client::ClientSession), the same connection from
 //!   the client's side: negotiation, pipelined transactions, streamed bodies and an
 //!   outcome for every recipient and message.
+//! * [`proxy`]: the PROXY protocol header (v1 and v2) that a trusted load balancer
+//!   sends before the client's bytes, with the client's real address.
 //! * [`sasl`]: the AUTH mechanisms' messages and base64.
 //! * [`wire`]: the grammar of RFC 5321 and its extensions, in both directions.
 //!   The server parses [`Command`]s and encodes [`Reply`]s; the client does the
@@ -285,6 +287,7 @@ pub mod client;
 pub mod error;
 pub mod framing;
 mod output;
+pub mod proxy;
 pub mod sasl;
 pub mod server;
 mod timeout;

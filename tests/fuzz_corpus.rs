@@ -81,3 +81,8 @@ fn client_session() {
 fn client_server() {
     replay("client_server", checks::client_server);
 }
+
+#[test]
+fn proxy_header() {
+    replay("proxy_header", checks::proxy_header);
+}
