@@ -51,6 +51,7 @@ async fn main() -> io::Result<()> {
         tls: tls.map(TlsAcceptor::from),
         verbose: args.verbose,
         decide_after: args.decide_after(),
+        xclient: args.xclient.clone(),
     };
     // Connections in progress; Ctrl-C waits for them (up to a minute) before exiting.
     let active = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
@@ -108,6 +109,8 @@ struct Shared {
     verbose: bool,
     /// How long each decision takes to come back (zero: it is answered at once).
     decide_after: Duration,
+    /// Peers trusted with XCLIENT and XFORWARD.
+    xclient: Vec<server_args::Cidr>,
 }
 
 /// One connection: the asynchronous driver loop.
@@ -130,6 +133,11 @@ async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Resu
     }
     let mut session = ServerSession::new(&shared.server);
     let mut app = Connection::new(&shared.maildir, peer.ip());
+    // Behind the PROXY protocol, trust is decided by the address in the header.
+    let proxied = shared.server.config().proxy_protocol.is_some();
+    if !proxied && ServerArgs::xclient_allowed(&shared.xclient, peer.ip()) {
+        session.trust_proxy();
+    }
     // Decisions made by other tasks come back here: only this loop touches the session.
     let (decided_sender, mut decided) = mpsc::unbounded_channel::<Decision>();
     // Each read is handed to the session whole (`split`): body chunks are slices of it.
@@ -147,7 +155,7 @@ async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Resu
             // Every event is acted on now, in order: body chunks go to the file as they
             // come, and a message is stored when its end arrives. Only the answer to a
             // ticket may wait.
-            Output::Event(event) => match act(&mut app, event, &session, shared) {
+            Output::Event(event) => match act(&mut app, event, &mut session, shared) {
                 None => {}
                 Some(decision) if shared.decide_after.is_zero() => decision.apply(&mut session),
                 // As an application that asks a database or a policy service would: the
@@ -195,16 +203,24 @@ async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Resu
 }
 
 /// Acts on one event; returns the decision it calls for, if any.
-fn act(app: &mut Connection<'_>, event: ServerEvent, session: &ServerSession, shared: &Shared) -> Option<Decision> {
+fn act(app: &mut Connection<'_>, event: ServerEvent, session: &mut ServerSession, shared: &Shared) -> Option<Decision> {
     let protocol = session.trace_protocol();
+    if let ServerEvent::ProxyRefused(error) = &event {
+        eprintln!("{}: no PROXY protocol header ({error}): closed", app.peer());
+    }
+    let proxied = matches!(event, ServerEvent::Proxied(_));
     // Storing a message with fsync blocks for milliseconds: tell the runtime, so other
     // connections go on. Without fsync the file operations only touch the page cache,
     // and handing the worker over would cost more than they do.
-    if shared.maildir.fsync() && Connection::may_block(&event) {
+    let decision = if shared.maildir.fsync() && Connection::may_block(&event) {
         tokio::task::block_in_place(|| app.handle(event, protocol))
     } else {
         app.handle(event, protocol)
+    };
+    if proxied && ServerArgs::xclient_allowed(&shared.xclient, app.peer()) {
+        session.trust_proxy();
     }
+    decision
 }
 
 /// Reads what the peer sent into `buffer`'s spare room. Cancel safe.

@@ -2,8 +2,8 @@
 # Interoperability with independently written SMTP software, over loopback only.
 # The main cases run again against `tokio_server --decide-after-ms 5`: every decision
 # answered later, from another task, so replies wait while the session goes on.
-# Installs what it needs (Debian: swaks, msmtp, postfix for smtp-source/smtp-sink, with
-# no daemon started; PyPI: aiosmtpd), builds the examples, and prints one PASS/FAIL line
+# Installs what it needs (Debian: swaks, msmtp, postfix for smtp-source/smtp-sink, haproxy,
+# with no daemon started; PyPI: aiosmtpd), builds the examples, and prints one PASS/FAIL line
 # per case and a final "N passed, N failed" line. Exits non-zero if any case failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,7 @@ install() {
     command -v swaks >/dev/null || missing+=(swaks)
     command -v msmtp >/dev/null || missing+=(msmtp)
     command -v smtp-source >/dev/null || [ -x /usr/sbin/smtp-source ] || missing+=(postfix)
+    command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
     perl -MNet::SSLeay -e 1 2>/dev/null || missing+=(libnet-ssleay-perl libio-socket-ssl-perl)
     if [ ${#missing[@]} -gt 0 ]; then
         # Never start a daemon from a package's install scripts.
@@ -32,7 +33,7 @@ install() {
     fi
     python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install -q aiosmtpd >/dev/null 2>&1
 }
-echo "==> installing swaks (with TLS), msmtp, postfix tools, aiosmtpd"
+echo "==> installing swaks (with TLS), msmtp, postfix tools, haproxy, aiosmtpd"
 install || echo "(some tools could not be installed; their cases will fail)"
 PATH="$PATH:/usr/sbin"
 
@@ -362,6 +363,67 @@ check "postfix smtp-source: 50 sessions, 20000 messages -> tokio_server, none lo
 # Four decisions a message, 5 ms each: fewer messages keep it to a few seconds.
 check "postfix smtp-source: 50 sessions, 5000 messages -> tokio_server --decide-after-ms 5, none lost" \
     load_case 5000 "${delayed[@]}"
+
+# ---------------------------------------------------------------- in front of the internet
+# HAProxy in front, sending a PROXY header (v1 or v2): the message is stored, and its
+# Received field names the original client (swaks binds 127.0.0.2; HAProxy connects
+# from 127.0.0.1), not the balancer.
+haproxy_case() { # send-proxy or send-proxy-v2
+    local maildir="$work/md-haproxy-$1-$RANDOM" front cfg
+    start_server tokio_server "$maildir" --no-fsync --proxy-protocol || return 1
+    front=$(free_port)
+    cfg="$work/haproxy-$1.cfg"
+    cat >"$cfg" <<CFG
+global
+    maxconn 64
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend smtp
+    bind 127.0.0.1:$front
+    default_backend sink
+backend sink
+    server sink 127.0.0.1:$port $1
+CFG
+    haproxy -f "$cfg" -db >"$work/haproxy-$1.log" 2>&1 &
+    pids+=($!)
+    wait_port "$front" || return 1
+    swaks --server "127.0.0.1:$front" --local-interface 127.0.0.2 --helo client.example \
+        --from a@example.net --to b@example.org --data "$body" || return 1
+    sleep 0.2
+    [ "$(count_messages "$maildir")" -eq 1 ] || return 1
+    grep -q '127\.0\.0\.2' "$maildir"/new/* || { head -5 "$maildir"/new/*; return 1; }
+    ! grep -q '127\.0\.0\.1\]' "$maildir"/new/*
+}
+check "swaks -> HAProxy send-proxy -> tokio_server --proxy-protocol (Received names the client)" haproxy_case send-proxy
+check "swaks -> HAProxy send-proxy-v2 -> tokio_server --proxy-protocol (Received names the client)" \
+    haproxy_case send-proxy-v2
+
+# A greeting delay: swaks waits for the greeting and gets its message through; a client
+# that talks first is cut off with 554 5.5.0 and never greeted.
+greet_delay_case() {
+    local maildir="$work/md-greet-delay-$RANDOM"
+    start_server tokio_server "$maildir" --no-fsync --greet-delay-ms 300 || return 1
+    swaks --server "127.0.0.1:$port" --from a@example.net --to b@example.org --data "$body" || return 1
+    sleep 0.2
+    [ "$(count_messages "$maildir")" -eq 1 ] || return 1
+    python3 - "$port" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"EHLO bot.example\r\n")
+reply = b""
+while True:
+    chunk = s.recv(1024)
+    if not chunk:
+        break
+    reply += chunk
+assert reply.startswith(b"554 5.5.0"), reply
+assert b"220" not in reply, reply
+PY
+}
+check "swaks -> tokio_server --greet-delay-ms 300; a client talking first gets 554" greet_delay_case
 
 echo
 echo "$passed passed, $failed failed"

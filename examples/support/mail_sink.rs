@@ -93,6 +93,13 @@ impl<'a> Connection<'a> {
         }
     }
 
+    /// The client's address, as far as this connection knows it (the PROXY header's,
+    /// XCLIENT's).
+    #[allow(dead_code)] // the std server takes neither
+    pub fn peer(&self) -> IpAddr {
+        self.peer
+    }
+
     /// Whether acting on `event` may wait for the disk: creating a message's file and
     /// storing it (fsync, rename). Body chunks go to a buffer first, and are written
     /// in 64 KiB pieces. (The std server blocks anyway.)
@@ -110,6 +117,13 @@ impl<'a> Connection<'a> {
     /// `Received:` field.
     pub fn handle(&mut self, event: ServerEvent, protocol: TraceProtocol) -> Option<Decision> {
         match event {
+            // Behind a balancer: the original client is the peer from now on.
+            ServerEvent::Proxied(header) => {
+                if let Some(addresses) = header.addresses {
+                    self.peer = addresses.source.ip();
+                }
+                None
+            }
             ServerEvent::Hello { ticket, host, .. } => {
                 self.helo = host.to_string();
                 ticket.map(Decision::Accept)

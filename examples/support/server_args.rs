@@ -162,8 +162,8 @@ impl ServerArgs {
 
     /// Whether `peer` may use XCLIENT and XFORWARD.
     #[allow(dead_code)] // not every server asks
-    pub fn xclient_allowed(&self, peer: IpAddr) -> bool {
-        self.xclient.iter().any(|network| network.contains(peer))
+    pub fn xclient_allowed(networks: &[Cidr], peer: IpAddr) -> bool {
+        networks.iter().any(|network| network.contains(peer))
     }
 
     /// The server, checked once and shared by every connection: every extension the
@@ -178,6 +178,7 @@ impl ServerArgs {
         config.timeouts.command = Duration::from_secs(self.command_timeout);
         config.timeouts.command_line = Duration::from_secs(self.command_timeout);
         config.greet_delay = self.greet_delay_ms.map(Duration::from_millis);
+        config.proxy_protocol = self.proxy_protocol.then_some(smtp_sansio::proxy::ProxyVersions::Both);
         config.binary_mime = true;
         config.dsn = true;
         config.lmtp = self.lmtp;

@@ -154,7 +154,13 @@ fn capabilities(config: &ServerConfig, tls: bool, trusted: bool) -> Capabilities
     let names = |names: &[&str]| names.iter().map(|name| String::from(*name)).collect();
     let xclient = names(&["NAME", "ADDR", "PORT", "PROTO", "HELO", "LOGIN", "DESTADDR", "DESTPORT"]);
     offer(trusted, Capability::Other { keyword: "XCLIENT".into(), params: xclient });
-    offer(trusted, Capability::Other { keyword: "XFORWARD".into(), params: names(&["NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "SOURCE"]) });
+    offer(
+        trusted,
+        Capability::Other {
+            keyword: "XFORWARD".into(),
+            params: names(&["NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "SOURCE"]),
+        },
+    );
     for line in &config.extra_keywords {
         offer(true, Capability::parse(line));
     }

@@ -175,6 +175,14 @@ pub struct ServerConfig {
     /// the wait with [`Output::Wait`](crate::Output::Wait); call `handle_timeout` when
     /// it is over.
     pub greet_delay: Option<core::time::Duration>,
+    /// Every connection starts with a PROXY protocol header (HAProxy's v1, v2 or
+    /// either), sent by the load balancer in front; the session reads it before it
+    /// greets, and hands its addresses over ([`ServerEvent::Proxied`](super::ServerEvent::Proxied)).
+    /// A connection without a valid header is closed without a greeting
+    /// ([`ServerEvent::ProxyRefused`](super::ServerEvent::ProxyRefused)). `None` (the
+    /// default): no header is ever taken. Turn it on only when every connection comes
+    /// through the balancer: whoever can connect directly could claim any address.
+    pub proxy_protocol: Option<crate::proxy::ProxyVersions>,
     /// Hand `HELO`, `EHLO` and `LHLO` to the application to decide
     /// ([`ServerEvent::Hello`](super::ServerEvent::Hello) with a ticket), for example to
     /// refuse a client by the name it gives. Off: the session answers `250` itself.
@@ -233,6 +241,7 @@ impl ServerConfig {
             timeouts: ServerTimeouts::default(),
             sync_checks: SyncChecks::ALL,
             greet_delay: None,
+            proxy_protocol: None,
             decide_hello: false,
             decide_vrfy: false,
             decide_expn: false,

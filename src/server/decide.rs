@@ -126,7 +126,9 @@ impl ServerSession {
         {
             self.owed.pop_front();
             match kind {
-                Kind::Hello(hello) => self.out.put_slice(hello_reply(&self.shared, hello, self.tls, self.trusted_proxy)),
+                Kind::Hello(hello) => {
+                    self.out.put_slice(hello_reply(&self.shared, hello, self.tls, self.trusted_proxy))
+                }
                 _ => kind.accepted().write(&mut self.out, self.shared.config.enhanced_status_codes),
             }
             self.apply(id, kind, true);

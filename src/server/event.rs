@@ -7,6 +7,7 @@ use core::num::NonZeroU64;
 use bytes::Bytes;
 
 use super::envelope::{MailCommand, RcptCommand};
+use crate::proxy::{ProxyError, ProxyHeader};
 use crate::sasl::{Credentials, Mechanism};
 use crate::wire::Host;
 
@@ -238,6 +239,15 @@ pub enum ServerEvent {
         /// How many.
         bytes: usize,
     },
+    /// The PROXY protocol header ([`ServerConfig::proxy_protocol`](super::ServerConfig::proxy_protocol))
+    /// came, before the greeting: the original client's and server's addresses
+    /// (`None` for v1 `UNKNOWN` and v2 `LOCAL`: keep the connection's own). Use them for
+    /// the `Received:` field, logs and policy, and decide
+    /// [`trust_proxy`](super::ServerSession::trust_proxy) now if it depends on them.
+    Proxied(Box<ProxyHeader>),
+    /// The connection did not start with a PROXY protocol header as configured (missing,
+    /// malformed, too long, or a version not accepted): it is closed without a greeting.
+    ProxyRefused(ProxyError),
 }
 
 impl ServerEvent {
@@ -254,9 +264,12 @@ impl ServerEvent {
             | Self::Verify { ticket, .. }
             | Self::Expand { ticket, .. } => Some(ticket.clone()),
             Self::Hello { ticket, .. } => ticket.clone(),
-            Self::Auth { .. } | Self::BodyChunk(_) | Self::TransactionAborted(_) | Self::PlaintextDiscarded { .. } => {
-                None
-            }
+            Self::Auth { .. }
+            | Self::BodyChunk(_)
+            | Self::TransactionAborted(_)
+            | Self::PlaintextDiscarded { .. }
+            | Self::Proxied(_)
+            | Self::ProxyRefused(_) => None,
         }
     }
 }

@@ -15,6 +15,7 @@ use super::event::{AbortReason, ServerEvent};
 use crate::error::{DecisionError, MisuseError};
 use crate::framing::{BareLf, BdatReader, DataDecoder, LineFramer};
 use crate::output::{Output, Pending, Wait};
+use crate::proxy::{ProxyHeader, ProxyParse, ProxyVersions};
 use crate::sasl::Mechanism;
 use crate::wire::{BodyType, ParseOptions, Reply, TraceProtocol};
 
@@ -158,6 +159,8 @@ pub(super) enum Awaited {
 /// What the session is reading now.
 #[derive(Debug)]
 pub(super) enum Phase {
+    /// [`ServerConfig::proxy_protocol`]: reading the PROXY header, before anything else.
+    Proxy(ProxyVersions),
     /// [`ServerConfig::greet_delay`]: waiting before the greeting.
     GreetDelay(core::time::Duration),
     Commands,
@@ -333,14 +336,50 @@ impl ServerSession {
     pub fn new(server: &Server) -> Self {
         let shared = server.shared.clone();
         let mut session = Self::starting(shared);
-        match session.shared.config.greet_delay {
-            Some(delay) => session.phase = Phase::GreetDelay(delay),
-            None => session.out.extend_from_slice(&session.shared.greeting),
+        match session.shared.config.proxy_protocol {
+            Some(versions) => session.phase = Phase::Proxy(versions),
+            None => session.greet(),
         }
         if session.shared.config.sync_checks.before_greeting {
             session.awaiting = Some(Awaited::Greeting);
         }
         session
+    }
+
+    /// Greets the client, or starts the wait before the greeting.
+    fn greet(&mut self) {
+        match self.shared.config.greet_delay {
+            Some(delay) => self.phase = Phase::GreetDelay(delay),
+            None => {
+                self.out.extend_from_slice(&self.shared.greeting);
+                self.flush = true;
+                self.enter(Phase::Commands);
+            }
+        }
+    }
+
+    /// Reads the PROXY protocol header that starts the connection; then greets. What
+    /// follows the header in the same read was sent before the greeting.
+    fn proxy_step(&mut self, versions: ProxyVersions) -> Step {
+        match ProxyHeader::parse(&self.input, versions) {
+            Ok(ProxyParse::Incomplete) => Step::NeedInput,
+            Ok(ProxyParse::Complete { header, consumed }) => {
+                self.consume(consumed);
+                self.events.push_back(ServerEvent::Proxied(alloc::boxed::Box::new(header)));
+                self.greet();
+                if !self.input.is_empty() && self.awaiting == Some(Awaited::Greeting) {
+                    self.out_of_step();
+                }
+                Step::Progress
+            }
+            Err(error) => {
+                // Not from the balancer, or not a balancer that speaks it: nothing here
+                // is to be trusted, not even with a reply.
+                self.events.push_back(ServerEvent::ProxyRefused(error));
+                self.enter(Phase::Closed);
+                Step::Progress
+            }
+        }
     }
 
     /// A session that refuses the connection at the greeting (RFC 5321 section 3.1):
@@ -450,6 +489,8 @@ impl ServerSession {
             .is_some_and(|before| self.input.len().saturating_add(len) > (before as usize).saturating_add(cap));
         match &mut self.phase {
             Phase::Closing | Phase::Closed => false,
+            // The PROXY header comes before the greeting by design.
+            Phase::Proxy(_) => true,
             _ if self.awaiting.is_some() && len > 0 => {
                 self.out_of_step();
                 false
@@ -488,6 +529,11 @@ impl ServerSession {
             self.out.extend_from_slice(&self.shared.greeting);
             self.flush = true;
             self.enter(Phase::Commands);
+            return;
+        }
+        if let Phase::Proxy(_) = self.phase {
+            // No header in time: nothing was said, and nothing is.
+            self.enter(Phase::Closed);
             return;
         }
         if matches!(self.phase, Phase::StartTls { .. } | Phase::Handshake { .. }) {
@@ -694,6 +740,10 @@ impl ServerSession {
         }
     }
 
+    fn is_proxy(&self) -> bool {
+        matches!(self.phase, Phase::Proxy(_))
+    }
+
     /// Hands out the replies queued. Once every reply owed is out, the client has what
     /// it was waiting for, and may send again.
     fn transmit(&mut self) -> Output<ServerEvent> {
@@ -710,7 +760,8 @@ impl ServerSession {
         let timeouts = &self.shared.config.timeouts;
         match self.phase {
             Phase::Data(_) | Phase::Bdat(_) => Wait::new(timeouts.data_block),
-            Phase::Commands | Phase::Auth(_) if !self.input.is_empty() => {
+            // The PROXY header must arrive whole within a command line's deadline.
+            Phase::Proxy(_) | Phase::Commands | Phase::Auth(_) if !self.input.is_empty() || self.is_proxy() => {
                 let started = core::mem::replace(&mut self.line_deadline, true);
                 match started {
                     true => Wait::continuing(timeouts.command_line),
@@ -724,6 +775,7 @@ impl ServerSession {
     /// One piece of work on the input.
     fn step(&mut self) -> Step {
         let step = match self.phase {
+            Phase::Proxy(versions) => self.proxy_step(versions),
             Phase::Commands => self.next_command(),
             Phase::Data(_) => self.data_step(),
             Phase::Bdat(_) => self.bdat_step(),
