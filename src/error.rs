@@ -35,6 +35,37 @@ pub enum AddressError {
     NonAscii,
 }
 
+/// Why the attributes of an `XCLIENT` or `XFORWARD` command were refused
+/// ([`ClientAttributes::parse`](crate::wire::ClientAttributes::parse)). Postfix answers
+/// all of them `501`: "bad command parameter syntax".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AttributeError {
+    /// No attributes at all: the grammar wants at least one.
+    #[error("no attributes")]
+    Empty,
+    /// Text that is not `NAME=value` pairs separated by single spaces.
+    #[error("attributes are not NAME=value pairs separated by single spaces")]
+    Syntax,
+    /// A name the command does not define.
+    #[error("unknown attribute name")]
+    UnknownName,
+    /// The same name twice in one command.
+    #[error("attribute given more than once")]
+    Duplicate,
+    /// A value that is not RFC 3461 xtext (`+` and two upper case hexadecimal digits, or
+    /// `!` to `~` but `+` and `=`).
+    #[error("attribute value is not xtext")]
+    BadXtext,
+    /// A value longer than 255 octets as sent.
+    #[error("attribute value too long")]
+    TooLong,
+    /// A decoded value the attribute does not take: empty, a control character, a
+    /// space or non-ASCII, an address or port that is not one, ...
+    #[error("attribute value not allowed")]
+    BadValue,
+}
+
 /// A command the peer sent that does not follow the grammar.
 ///
 /// Each variant maps to the reply RFC 5321 (and the extension that defines the
@@ -66,6 +97,10 @@ pub enum ParseError {
     /// The same ESMTP parameter given twice (`501 5.5.4`).
     #[error("parameter {0} given more than once")]
     DuplicateParameter(&'static str),
+    /// `XCLIENT` or `XFORWARD` attributes that do not fit their grammar (`501 5.5.4`, as
+    /// Postfix answers).
+    #[error("invalid attribute: {0}")]
+    Attribute(AttributeError),
 }
 
 impl ParseError {
@@ -77,7 +112,7 @@ impl ParseError {
             // NUL and other control characters: an argument error, as Exim answers.
             Self::InvalidCharacters => (ReplyCode::SYNTAX_ERROR_IN_ARGUMENTS, EnhancedStatus::new(5, 5, 2)),
             Self::InvalidBase64 => (ReplyCode::SYNTAX_ERROR_IN_ARGUMENTS, EnhancedStatus::new(5, 5, 2)),
-            Self::InvalidArguments | Self::InvalidParameter(_) | Self::DuplicateParameter(_) => {
+            Self::InvalidArguments | Self::InvalidParameter(_) | Self::DuplicateParameter(_) | Self::Attribute(_) => {
                 (ReplyCode::SYNTAX_ERROR_IN_ARGUMENTS, EnhancedStatus::new(5, 5, 4))
             }
             Self::ReversePath(AddressError::NonAscii) | Self::ForwardPath(AddressError::NonAscii) => {

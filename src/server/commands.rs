@@ -7,6 +7,7 @@ use super::envelope::{MailCommand, RcptCommand};
 use super::event::AuthTicket;
 use super::event::{AbortReason, ServerEvent};
 use super::session::{AuthExchange, BdatBody, Hello, Kind, Phase, ServerSession, Step};
+use crate::error::ParseError;
 use crate::framing::{BdatReader, Framed};
 use crate::sasl::{self, Mechanism};
 use crate::wire::{
@@ -135,7 +136,13 @@ impl ServerSession {
             self.error(canned::LINE_TOO_LONG);
             return None;
         }
-        let parsed = Command::parse(line, &self.options);
+        let parsed = match Command::parse(line, &self.options) {
+            // XCLIENT and XFORWARD are not offered yet: they are answered as unknown verbs.
+            Ok(Command::Xclient { .. } | Command::Xforward { .. }) | Err(ParseError::Attribute(_)) => {
+                Err(ParseError::UnknownCommand)
+            }
+            parsed => parsed,
+        };
         if self.hello == Hello::Refused {
             // RFC 5321 section 3.1: after a 554 greeting, only QUIT is honoured.
             match &parsed {
@@ -288,6 +295,8 @@ impl ServerSession {
             }
             Command::StartTls => self.starttls(),
             Command::Auth { mechanism, initial_response } => self.auth(&mechanism, initial_response),
+            // Turned into an unknown command by `line`.
+            Command::Xclient { .. } | Command::Xforward { .. } => {}
         }
     }
 

@@ -9,6 +9,7 @@ use super::ParseOptions;
 use super::address::{ForwardPath, Host, Path, ReversePath, parse_bare_mailbox, parse_path};
 use super::chars;
 use super::param::{MailParameters, RcptParameters};
+use super::xclient::{AttributeCommand, ClientAttributes};
 use crate::error::{AddressError, EncodeError, ParseError};
 
 /// The initial response of `AUTH` (RFC 4954 section 4).
@@ -99,6 +100,20 @@ pub enum Command<'a> {
         /// The initial response, if the client sent one.
         initial_response: Option<InitialResponse<'a>>,
     },
+    /// `XCLIENT attribute...` (Postfix XCLIENT_README): a trusted proxy overrides what
+    /// the server knows about the client, for the rest of the session. Only for peers
+    /// the server trusts ([`crate::wire::ClientAttributes`] says why).
+    Xclient {
+        /// The attributes sent.
+        attributes: ClientAttributes,
+    },
+    /// `XFORWARD attribute...` (Postfix XFORWARD_README): a trusted content filter
+    /// passes on the up-stream client's details for the next transaction's logging.
+    /// Only for peers the server trusts.
+    Xforward {
+        /// The attributes sent.
+        attributes: ClientAttributes,
+    },
 }
 
 /// ASCII upper-cases four bytes into a number, for one match on the verb.
@@ -124,6 +139,8 @@ enum Verb {
     Quit,
     StartTls,
     Auth,
+    Xclient,
+    Xforward,
 }
 
 /// The four-letter verbs by key, the most frequent first.
@@ -163,7 +180,7 @@ fn split_verb<'a>(line: &'a [u8], options: &ParseOptions) -> Result<(Verb, Optio
             let key = verb_key(verb);
             VERBS.iter().find(|(k, _)| *k == key).map(|&(_, verb)| verb)
         }
-        Err(_) => verb.eq_ignore_ascii_case(b"STARTTLS").then_some(Verb::StartTls),
+        Err(_) => long_verb(verb),
     };
     let verb = verb.ok_or(ParseError::UnknownCommand)?;
     let args = match args {
@@ -171,6 +188,14 @@ fn split_verb<'a>(line: &'a [u8], options: &ParseOptions) -> Result<(Verb, Optio
         None => None,
     };
     Ok((verb, args))
+}
+
+/// The verbs of other lengths than four, off the four-letter fast path.
+#[inline]
+fn long_verb(verb: &[u8]) -> Option<Verb> {
+    const LONG_VERBS: [(&[u8], Verb); 3] =
+        [(b"STARTTLS", Verb::StartTls), (b"XCLIENT", Verb::Xclient), (b"XFORWARD", Verb::Xforward)];
+    LONG_VERBS.iter().find(|(name, _)| verb.eq_ignore_ascii_case(name)).map(|&(_, verb)| verb)
 }
 
 /// A command that takes no arguments.
@@ -237,6 +262,8 @@ impl<'a> Command<'a> {
             Verb::Help => Ok(Command::Help { topic: free_text(args)? }),
             Verb::StartTls => no_args(args).map(|()| Command::StartTls),
             Verb::Auth => parse_auth(args_required()?),
+            Verb::Xclient => Ok(Command::Xclient { attributes: parse_attributes(args, AttributeCommand::Xclient)? }),
+            Verb::Xforward => Ok(Command::Xforward { attributes: parse_attributes(args, AttributeCommand::Xforward)? }),
         }
     }
 
@@ -258,6 +285,8 @@ impl<'a> Command<'a> {
             Self::Quit => "QUIT",
             Self::StartTls => "STARTTLS",
             Self::Auth { .. } => "AUTH",
+            Self::Xclient { .. } => "XCLIENT",
+            Self::Xforward { .. } => "XFORWARD",
         }
     }
 
@@ -266,8 +295,22 @@ impl<'a> Command<'a> {
     /// Nothing is written when an argument would break the line: a CR, LF or other
     /// control character (which could inject a second command), or text that does not
     /// fit its grammar (an empty `VRFY`, a mechanism with a space, ...).
+    ///
+    /// `XCLIENT` and `XFORWARD` go on one line, however long: to keep each line within
+    /// 512 octets, write the attributes with [`ClientAttributes::encode`], which splits
+    /// them over several commands.
     pub fn encode(&self, out: &mut BytesMut) -> Result<(), EncodeError> {
         let start = out.len();
+        // The attributes say themselves why one cannot be written.
+        if let Some((attributes, command)) = self.client_attributes() {
+            out.put_slice(command.verb().as_bytes());
+            if let Err(error) = attributes.write_args(command, out) {
+                out.truncate(start);
+                return Err(error);
+            }
+            out.put_slice(b"\r\n");
+            return Ok(());
+        }
         let result = self.write_line(out);
         let line = &out[start..];
         let error = match result {
@@ -326,7 +369,22 @@ impl<'a> Command<'a> {
                     Some(InitialResponse::Base64(_)) => Err(fmt::Error),
                 }
             }
+            Self::Xclient { attributes } => {
+                attributes.write_args(AttributeCommand::Xclient, out).map_err(|_| fmt::Error)
+            }
+            Self::Xforward { attributes } => {
+                attributes.write_args(AttributeCommand::Xforward, out).map_err(|_| fmt::Error)
+            }
             Self::Data | Self::Rset | Self::Quit | Self::StartTls => Ok(()),
+        }
+    }
+
+    /// The attributes of `XCLIENT` or `XFORWARD`, with the command they belong to.
+    fn client_attributes(&self) -> Option<(&ClientAttributes, AttributeCommand)> {
+        match self {
+            Self::Xclient { attributes } => Some((attributes, AttributeCommand::Xclient)),
+            Self::Xforward { attributes } => Some((attributes, AttributeCommand::Xforward)),
+            _ => None,
         }
     }
 
@@ -355,6 +413,8 @@ impl<'a> Command<'a> {
                     InitialResponse::Base64(text) => InitialResponse::Base64(own(text)),
                 }),
             },
+            Self::Xclient { attributes } => Command::Xclient { attributes },
+            Self::Xforward { attributes } => Command::Xforward { attributes },
         }
     }
 }
@@ -509,6 +569,12 @@ fn parse_auth(args: &str) -> Result<Command<'_>, ParseError> {
         Some(_) => return Err(ParseError::InvalidBase64),
     };
     Ok(Command::Auth { mechanism: Cow::Borrowed(mechanism), initial_response })
+}
+
+/// The arguments of `XCLIENT` or `XFORWARD`; none at all is
+/// [`AttributeError::Empty`](crate::error::AttributeError::Empty).
+fn parse_attributes(args: Option<&str>, command: AttributeCommand) -> Result<ClientAttributes, ParseError> {
+    ClientAttributes::parse(args.unwrap_or(""), command).map_err(ParseError::Attribute)
 }
 
 /// RFC 4422 section 3.1: 1 to 20 of upper-case letters, digits, `-` and `_` (lower

@@ -11,6 +11,7 @@ mod ehlo;
 mod param;
 mod reply;
 mod trace;
+mod xclient;
 
 pub(crate) use address::MailboxSpan;
 pub use address::{
@@ -23,6 +24,7 @@ pub use param::{
 };
 pub use reply::{EnhancedStatus, MAX_REPLY_LINE, Reply, ReplyCode, ReplyParser};
 pub use trace::{Received, TraceProtocol, return_path};
+pub use xclient::{AttributeCommand, AttributeValue, ClientAttributes};
 
 /// How strictly to read commands, and the address limits to enforce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
