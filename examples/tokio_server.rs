@@ -208,7 +208,8 @@ fn act(app: &mut Connection<'_>, event: ServerEvent, session: &mut ServerSession
     if let ServerEvent::ProxyRefused(error) = &event {
         eprintln!("{}: no PROXY protocol header ({error}): closed", app.peer());
     }
-    let proxied = matches!(event, ServerEvent::Proxied(_));
+    // The peer's address changed: whether it is trusted with XCLIENT is decided anew.
+    let proxied = matches!(event, ServerEvent::Proxied(_) | ServerEvent::Xclient(_));
     // Storing a message with fsync blocks for milliseconds: tell the runtime, so other
     // connections go on. Without fsync the file operations only touch the page cache,
     // and handing the worker over would cost more than they do.

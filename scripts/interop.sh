@@ -425,6 +425,39 @@ PY
 }
 check "swaks -> tokio_server --greet-delay-ms 300; a client talking first gets 554" greet_delay_case
 
+# XCLIENT from a peer the server trusts (--xclient 127.0.0.1/32): the stored message's
+# Received field names the client XCLIENT gave. From anyone else: 550 5.7.0, nothing
+# stored.
+xclient_case() {
+    local maildir="$work/md-xclient-$RANDOM"
+    start_server tokio_server "$maildir" --no-fsync --xclient 127.0.0.1/32 || return 1
+    swaks --server "127.0.0.1:$port" --xclient-addr 192.0.2.7 --xclient-name mail.example.net \
+        --xclient-helo mail.example.net --from a@example.net --to b@example.org --data "$body" || return 1
+    sleep 0.2
+    [ "$(count_messages "$maildir")" -eq 1 ] || return 1
+    grep -q '^Received: from .*(\[192\.0\.2\.7\])' "$maildir"/new/* || { head -5 "$maildir"/new/*; return 1; }
+}
+check "swaks --xclient-addr -> tokio_server --xclient 127.0.0.1/32 (Received names the client)" xclient_case
+
+xclient_refused_case() {
+    local maildir="$work/md-xclient-refused-$RANDOM"
+    start_server tokio_server "$maildir" --no-fsync --xclient 10.0.0.0/8 || return 1
+    # swaks will not send XCLIENT to a server that does not offer it: smtplib does.
+    python3 - "$port" <<'PY' || return 1
+import smtplib, sys
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10) as s:
+    s.ehlo("client.example")
+    assert "xclient" not in s.esmtp_features, s.esmtp_features
+    code, text = s.docmd("XCLIENT", "ADDR=192.0.2.7 NAME=spoofed.example")
+    assert (code, text[:5]) == (550, b"5.7.0"), (code, text)
+    s.sendmail("a@example.net", ["b@example.org"], b"Subject: x\r\n\r\nhi\r\n")
+PY
+    sleep 0.2
+    [ "$(count_messages "$maildir")" -eq 1 ] || return 1
+    ! grep -q '192\.0\.2\.7' "$maildir"/new/*
+}
+check "smtplib XCLIENT -> tokio_server not trusting it: 550 5.7.0, the client stays itself" xclient_refused_case
+
 echo
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -124,6 +124,17 @@ impl<'a> Connection<'a> {
                 }
                 None
             }
+            // A trusted proxy names the real client: it is the peer from now on, for
+            // the Received: field and the log line.
+            ServerEvent::Xclient(attributes) => {
+                if let Some(ip) = attributes.addr_ip() {
+                    self.peer = ip;
+                }
+                if let Some(helo) = attributes.helo.as_ref().and_then(|helo| helo.value()) {
+                    self.helo = helo.to_string();
+                }
+                None
+            }
             ServerEvent::Hello { ticket, host, .. } => {
                 self.helo = host.to_string();
                 ticket.map(Decision::Accept)

@@ -89,6 +89,8 @@ canned! {
     NO_RECIPIENTS_LMTP = 503 5 . 5 . 1 "No valid recipients";
     TOO_MANY_ERRORS = 421 4 . 7 . 0 "Too many errors, closing connection";
     OUT_OF_STEP = 554 5 . 5 . 0 "Synchronization error: input sent before the reply, closing connection";
+    PROXY_NOT_TRUSTED = 550 5 . 7 . 0 "Insufficient authorization";
+    PROXY_IN_TRANSACTION = 503 5 . 5 . 1 "Not allowed in a mail transaction";
     INPUT_FLOOD = 421 4 . 7 . 0 "Too much input while busy, closing connection";
     NOT_HTTP = 221 2 . 7 . 0 "This is an SMTP server, closing connection";
     TEXT_AT_COMMAND = 221 2 . 7 . 0 "Message text where a command belongs, closing connection";

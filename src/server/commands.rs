@@ -11,7 +11,8 @@ use crate::error::ParseError;
 use crate::framing::{BdatReader, Framed};
 use crate::sasl::{self, Mechanism};
 use crate::wire::{
-    BodyType, Command, ForwardPath, Host, InitialResponse, MailParameters, MailboxSpan, RcptParameters, ReversePath,
+    AttributeValue, BodyType, ClientAttributes, Command, ForwardPath, Host, InitialResponse, MailParameters,
+    MailboxSpan, RcptParameters, ReversePath,
 };
 
 /// The largest refused `BDAT` chunk the session reads to drop it, so that the client can
@@ -136,13 +137,15 @@ impl ServerSession {
             self.error(canned::LINE_TOO_LONG);
             return None;
         }
-        let parsed = match Command::parse(line, &self.options) {
-            // XCLIENT and XFORWARD are not offered yet: they are answered as unknown verbs.
-            Ok(Command::Xclient { .. } | Command::Xforward { .. }) | Err(ParseError::Attribute(_)) => {
-                Err(ParseError::UnknownCommand)
-            }
-            parsed => parsed,
-        };
+        let parsed = Command::parse(line, &self.options);
+        // XCLIENT and XFORWARD from a peer not trusted with them are refused whatever
+        // they say, and change nothing (Postfix's XCLIENT_README: 550 5.7.0).
+        if !self.trusted_proxy
+            && matches!(parsed, Ok(Command::Xclient { .. } | Command::Xforward { .. }) | Err(ParseError::Attribute(_)))
+        {
+            self.error(canned::PROXY_NOT_TRUSTED);
+            return None;
+        }
         if self.hello == Hello::Refused {
             // RFC 5321 section 3.1: after a 554 greeting, only QUIT is honoured.
             match &parsed {
@@ -218,7 +221,8 @@ impl ServerSession {
         let pipelining = self.shared.config.pipelining && self.hello == Hello::Ehlo;
         match command {
             Command::Helo { .. } | Command::Ehlo { .. } | Command::Lhlo { .. } => checks.group_end,
-            Command::StartTls | Command::Quit => checks.group_end,
+            // XCLIENT: the client waits for the new greeting.
+            Command::StartTls | Command::Quit | Command::Xclient { .. } => checks.group_end,
             Command::Data => checks.early_body,
             // A chunk follows its BDAT line by design.
             Command::Bdat { .. } => false,
@@ -295,8 +299,8 @@ impl ServerSession {
             }
             Command::StartTls => self.starttls(),
             Command::Auth { mechanism, initial_response } => self.auth(&mechanism, initial_response),
-            // Turned into an unknown command by `line`.
-            Command::Xclient { .. } | Command::Xforward { .. } => {}
+            Command::Xclient { attributes } => self.xclient(attributes),
+            Command::Xforward { attributes } => self.xforward(attributes),
         }
     }
 
@@ -561,6 +565,35 @@ impl ServerSession {
             Some(Command::Bdat { size, last }) => self.refuse_bdat(reply, *size, *last),
             _ => self.error(reply),
         }
+    }
+
+    /// XCLIENT from a trusted peer (Postfix's XCLIENT_README): the client is now the one
+    /// the attributes name. The session starts over, as just connected (TLS stays), and
+    /// greets again; the trust ends with it, since it was given to the peer that sent
+    /// XCLIENT, not to the client it names (the application gives it again, on
+    /// [`ServerEvent::Xclient`], if that one is trusted too). A `LOGIN` attribute
+    /// means the client authenticated.
+    fn xclient(&mut self, attributes: ClientAttributes) {
+        if self.transaction.is_some() {
+            return self.error(canned::PROXY_IN_TRANSACTION);
+        }
+        self.hello = Hello::None;
+        self.authenticated = matches!(attributes.login, Some(AttributeValue::Value(_)));
+        self.trusted_proxy = false;
+        self.events.push_back(ServerEvent::Xclient(alloc::boxed::Box::new(attributes)));
+        let shared = self.shared.clone();
+        self.put_reply_bytes(&shared.greeting);
+        self.synchronise();
+    }
+
+    /// XFORWARD from a trusted peer (Postfix's XFORWARD_README): attributes of the
+    /// original client for the next transaction, handed to the application.
+    fn xforward(&mut self, attributes: ClientAttributes) {
+        if self.transaction.is_some() {
+            return self.error(canned::PROXY_IN_TRANSACTION);
+        }
+        self.events.push_back(ServerEvent::Xforward(alloc::boxed::Box::new(attributes)));
+        self.reply(canned::OK);
     }
 
     /// STARTTLS (RFC 3207 section 4).

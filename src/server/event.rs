@@ -9,7 +9,7 @@ use bytes::Bytes;
 use super::envelope::{MailCommand, RcptCommand};
 use crate::proxy::{ProxyError, ProxyHeader};
 use crate::sasl::{Credentials, Mechanism};
-use crate::wire::Host;
+use crate::wire::{ClientAttributes, Host};
 
 /// Names one decision the application owes the session. Answer it with
 /// [`ServerSession::accept`](super::ServerSession::accept),
@@ -248,6 +248,17 @@ pub enum ServerEvent {
     /// The connection did not start with a PROXY protocol header as configured (missing,
     /// malformed, too long, or a version not accepted): it is closed without a greeting.
     ProxyRefused(ProxyError),
+    /// `XCLIENT` from a trusted peer (Postfix's XCLIENT_README): from now on the client
+    /// is the one these attributes describe; use them for the `Received:` field, logs
+    /// and policy. The session started over and greeted again (`220`), and no longer
+    /// trusts the peer with XCLIENT: call
+    /// [`trust_proxy`](super::ServerSession::trust_proxy) now if the client named is
+    /// trusted too.
+    Xclient(Box<ClientAttributes>),
+    /// `XFORWARD` from a trusted peer (Postfix's XFORWARD_README): attributes of the
+    /// original client, for the next transaction. Several may come before a `MAIL`;
+    /// [`ClientAttributes::merge`] adds them up (a later value wins).
+    Xforward(Box<ClientAttributes>),
 }
 
 impl ServerEvent {
@@ -269,7 +280,9 @@ impl ServerEvent {
             | Self::TransactionAborted(_)
             | Self::PlaintextDiscarded { .. }
             | Self::Proxied(_)
-            | Self::ProxyRefused(_) => None,
+            | Self::ProxyRefused(_)
+            | Self::Xclient(_)
+            | Self::Xforward(_) => None,
         }
     }
 }
