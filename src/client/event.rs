@@ -265,6 +265,10 @@ pub enum CloseReason {
     Eof,
     /// The server went quiet.
     Timeout,
+    /// [`ClientSession::xclient`](super::ClientSession::xclient) was asked for, and the
+    /// server does not offer `XCLIENT` (`None`) or refused it with this reply
+    /// (transient for a 4xx). No mail went: a proxy must not pass it on as itself.
+    XclientRefused(Option<Reply>),
 }
 
 impl CloseReason {
@@ -277,7 +281,9 @@ impl CloseReason {
             Self::Quit | Self::ProtocolViolation | Self::Eof | Self::Timeout => true,
             Self::Rejected(reply) => !reply.code().is_permanent(),
             Self::AuthFailed(reply) => reply.as_ref().is_some_and(|reply| reply.code().is_transient()),
-            Self::TlsUnavailable(reply) => reply.as_ref().is_some_and(|reply| reply.code().is_transient()),
+            Self::TlsUnavailable(reply) | Self::XclientRefused(reply) => {
+                reply.as_ref().is_some_and(|reply| reply.code().is_transient())
+            }
         }
     }
 
@@ -285,7 +291,7 @@ impl CloseReason {
     pub fn reply(&self) -> Option<&Reply> {
         match self {
             Self::Rejected(reply) => Some(reply),
-            Self::AuthFailed(reply) | Self::TlsUnavailable(reply) => reply.as_ref(),
+            Self::AuthFailed(reply) | Self::TlsUnavailable(reply) | Self::XclientRefused(reply) => reply.as_ref(),
             _ => None,
         }
     }

@@ -15,7 +15,7 @@ use super::transaction::Transaction;
 use crate::framing::BareLf;
 use crate::output::{Output, Pending};
 use crate::sasl::Mechanism;
-use crate::wire::{Capabilities, Command, Reply, ReplyParser};
+use crate::wire::{AttributeCommand, Capabilities, ClientAttributes, Command, Reply, ReplyParser};
 
 /// A sans-IO SMTP, ESMTP or LMTP client session: one connection, from the server's
 /// greeting to `QUIT`.
@@ -110,6 +110,21 @@ pub struct ClientSession {
     /// The driver reported the end of input, or a timeout, with replies possibly still
     /// unread: they are read first, then this applies.
     pub(super) stopping: Option<Stop>,
+    /// Where the session is with `XCLIENT` ([`xclient`](ClientSession::xclient)).
+    pub(super) xclient: Xclient,
+}
+
+/// Where a session is with `XCLIENT`.
+#[derive(Debug, Default)]
+pub(super) enum Xclient {
+    /// Not asked for, or done.
+    #[default]
+    None,
+    /// Asked for: these lines go once the server is greeted (and TLS is up).
+    Asked(VecDeque<bytes::Bytes>),
+    /// Under way: these lines are still to go, each after the greeting the one before
+    /// it gets; then `EHLO` again.
+    Sending(VecDeque<bytes::Bytes>),
 }
 
 /// An end the driver reported, to apply once the input already handed over is read.
@@ -146,6 +161,8 @@ pub(super) enum Expect {
     Ehlo,
     Helo,
     StartTls,
+    /// The new greeting after an `XCLIENT`.
+    Xclient,
     /// A reply to `AUTH` or to one of the client's SASL messages.
     Auth(Mechanism, AuthStep),
     Mail,
@@ -223,7 +240,27 @@ impl ClientSession {
             refused_body: None,
             tls_refusal: None,
             stopping: None,
+            xclient: Xclient::None,
         }
+    }
+
+    /// For a proxy: tells the server who the real client is (Postfix's XCLIENT_README).
+    /// After `EHLO` (and STARTTLS), the session sends `XCLIENT` with these attributes
+    /// (over several commands if they do not fit one line, `NAME` and `ADDR` last),
+    /// waits for the new greeting each gets, greets again, and only then
+    /// authenticates and sends mail. Call it before the session is ready. A server that
+    /// does not offer `XCLIENT`, or refuses it, ends the session
+    /// ([`CloseReason::XclientRefused`]): a proxy must not pass mail on as itself.
+    pub fn xclient(&mut self, attributes: &ClientAttributes) -> Result<(), crate::EncodeError> {
+        let mut lines = BytesMut::new();
+        attributes.encode(AttributeCommand::Xclient, &mut lines)?;
+        let mut lines = lines.freeze();
+        let mut queue = VecDeque::new();
+        while let Some(end) = memchr::memmem::find(&lines, b"\r\n") {
+            queue.push_back(lines.split_to(end + 2));
+        }
+        self.xclient = Xclient::Asked(queue);
+        Ok(())
     }
 
     /// Enqueues a message. It goes once the session is ready and the messages before it
@@ -374,7 +411,7 @@ impl ClientSession {
         let timeouts = &self.client.config.timeouts;
         match self.expected.front() {
             _ if matches!(self.phase, Phase::Quitting(_)) => timeouts.quit,
-            Some(Expect::Greeting) => timeouts.greeting,
+            Some(Expect::Greeting | Expect::Xclient) => timeouts.greeting,
             Some(Expect::Rcpt(_)) => timeouts.rcpt,
             Some(Expect::Data) => timeouts.data_initiation,
             Some(Expect::Chunk) => timeouts.data_block,
@@ -430,6 +467,16 @@ impl ClientSession {
         }
         self.expected.push_back(expect);
         true
+    }
+
+    /// Sends a command line already encoded (CRLF included), and waits for its reply.
+    pub(super) fn command_line(&mut self, line: &[u8], expect: Expect) {
+        // As for `command`: bytes here before any command are injected replies.
+        if self.expected.is_empty() && !self.input.is_empty() {
+            return self.give_up(CloseReason::ProtocolViolation);
+        }
+        self.out.extend_from_slice(line);
+        self.expected.push_back(expect);
     }
 
     /// Ends the session without `QUIT`: the server is gone or closing (EOF, `421`).
@@ -507,7 +554,7 @@ impl ClientSession {
             return self.give_up(CloseReason::ProtocolViolation);
         };
         match expect {
-            Expect::Greeting | Expect::Ehlo | Expect::Helo | Expect::StartTls | Expect::Auth(..) => {
+            Expect::Greeting | Expect::Ehlo | Expect::Helo | Expect::StartTls | Expect::Xclient | Expect::Auth(..) => {
                 self.on_setup_reply(expect, reply)
             }
             expect if expect.is_transaction() => self.on_transaction_reply(expect, reply),

@@ -7,7 +7,7 @@ use bytes::BufMut;
 
 use super::config::{ClientCredentials, TlsPolicy, mechanism_fits};
 use super::event::{ClientEvent, CloseReason};
-use super::session::{AuthStep, ClientSession, Expect, Phase};
+use super::session::{AuthStep, ClientSession, Expect, Phase, Xclient};
 use crate::sasl::{Mechanism, decode_base64, encode_base64};
 use crate::wire::{Capabilities, Capability, Command, Host, InitialResponse, Reply};
 
@@ -27,7 +27,7 @@ impl ClientSession {
             Expect::Helo => match reply.code().is_positive() {
                 true => {
                     self.capabilities = Capabilities::default();
-                    self.authenticate();
+                    self.introduce();
                 }
                 false => self.give_up(CloseReason::Rejected(reply)),
             },
@@ -40,8 +40,14 @@ impl ClientSession {
                 }
                 false => {
                     self.tls_refusal = Some(reply);
-                    self.authenticate();
+                    self.introduce();
                 }
+            },
+            // XCLIENT's answer is a new greeting (Postfix's XCLIENT_README): the next
+            // XCLIENT line, or EHLO again.
+            Expect::Xclient => match reply.code().get() {
+                220 => self.introduce(),
+                _ => self.give_up(CloseReason::XclientRefused(Some(reply))),
             },
             Expect::Auth(mechanism, step) => self.on_auth(mechanism, step, reply),
             _ => {}
@@ -71,13 +77,13 @@ impl ClientSession {
             self.capabilities = Capabilities::from_reply(&reply).unwrap_or_default();
             let offered = self.capabilities.has(&Capability::StartTls);
             return match config.starttls {
-                _ if self.tls => self.authenticate(),
-                TlsPolicy::Off => self.authenticate(),
+                _ if self.tls => self.introduce(),
+                TlsPolicy::Off => self.introduce(),
                 _ if offered => {
                     self.command(&Command::StartTls, Expect::StartTls);
                 }
                 TlsPolicy::Required => self.give_up(CloseReason::TlsUnavailable(None)),
-                TlsPolicy::Opportunistic => self.authenticate(),
+                TlsPolicy::Opportunistic => self.introduce(),
             };
         }
         // RFC 5321 section 4.1.4: a server that does not know EHLO gets HELO, unless
@@ -93,6 +99,26 @@ impl ClientSession {
         match needs_tls {
             true => self.give_up(CloseReason::TlsUnavailable(None)),
             false => self.give_up(CloseReason::Rejected(reply)),
+        }
+    }
+
+    /// After greeting (and TLS): `XCLIENT`, if the application asked for it, then
+    /// `AUTH`. After the last `XCLIENT` line's greeting, `EHLO` again.
+    fn introduce(&mut self) {
+        match core::mem::take(&mut self.xclient) {
+            Xclient::Asked(lines) if !self.capabilities.has_keyword("XCLIENT") && !lines.is_empty() => {
+                self.give_up(CloseReason::XclientRefused(None))
+            }
+            Xclient::Asked(mut lines) | Xclient::Sending(mut lines) => match lines.pop_front() {
+                Some(line) => {
+                    self.xclient = Xclient::Sending(lines);
+                    self.command_line(&line, Expect::Xclient);
+                }
+                // Greeted again as the client XCLIENT named: EHLO again (TLS and AUTH
+                // follow as configured).
+                None => self.send_ehlo(),
+            },
+            Xclient::None => self.authenticate(),
         }
     }
 

@@ -1,0 +1,158 @@
+//! The client role's XCLIENT (issue 11): a proxy tells the server who the real client
+//! is, waits for the new greeting, greets again, and only then sends mail. Against our
+//! own server, which trusts it or not.
+
+use smtp_sansio::Output;
+use smtp_sansio::client::{ClientConfig, ClientEvent, ClientSession, CloseReason, Envelope, Failure};
+use smtp_sansio::server::{ServerConfig, ServerEvent, ServerSession};
+use smtp_sansio::wire::{AttributeValue, ClientAttributes, ForwardPath, ReversePath};
+
+struct Exchange {
+    client_sent: String,
+    client_events: Vec<ClientEvent>,
+    server_events: Vec<ServerEvent>,
+}
+
+/// Runs a client and a server against each other in memory until both are done; every
+/// server decision is accepted at once.
+fn exchange(client: &mut ClientSession, server: &mut ServerSession) -> Exchange {
+    let mut done = Exchange { client_sent: String::new(), client_events: Vec::new(), server_events: Vec::new() };
+    let (mut client_closed, mut server_closed) = (false, false);
+    for _ in 0..1000 {
+        let mut moved = false;
+        while !server_closed {
+            match server.poll_output() {
+                Output::Transmit(bytes) => {
+                    client.handle_input(&bytes);
+                    moved = true;
+                }
+                Output::Event(event) => {
+                    if let Some(ticket) = event.ticket() {
+                        server.accept(ticket).unwrap();
+                    }
+                    done.server_events.push(event);
+                }
+                Output::Closed => server_closed = true,
+                _ => break,
+            }
+        }
+        while !client_closed {
+            match client.poll_output() {
+                Output::Transmit(bytes) => {
+                    done.client_sent.push_str(std::str::from_utf8(&bytes).unwrap());
+                    server.handle_input(&bytes);
+                    moved = true;
+                }
+                Output::Event(event) => {
+                    if let ClientEvent::BodyWanted { .. } = event {
+                        client.push_body(b"Subject: relayed\r\n\r\nhi\r\n").unwrap();
+                        client.end_body().unwrap();
+                    }
+                    done.client_events.push(event);
+                }
+                Output::Closed => client_closed = true,
+                _ => break,
+            }
+        }
+        if client_closed && server_closed {
+            return done;
+        }
+        if !moved {
+            match (client_closed, server_closed) {
+                (true, false) => server.handle_eof(),
+                (false, true) => client.handle_eof(),
+                _ => panic!("stuck: {:?}", done.client_sent),
+            }
+        }
+    }
+    panic!("did not end: {}", done.client_sent)
+}
+
+fn attributes() -> ClientAttributes {
+    let mut attributes = ClientAttributes::default();
+    attributes.name = Some(AttributeValue::Value("mail.example.net".into()));
+    attributes.addr = Some(AttributeValue::Value("192.0.2.7".into()));
+    attributes.helo = Some(AttributeValue::Value("mail.example.net".into()));
+    attributes
+}
+
+fn message(client: &mut ClientSession) {
+    let from = ReversePath::parse("<a@example.net>").unwrap().into_owned();
+    let to = ForwardPath::parse("<b@example.org>").unwrap().into_owned();
+    client.send(Envelope::new(from, [to]));
+    client.quit();
+}
+
+fn sessions(trusted: bool) -> (ClientSession, ServerSession) {
+    let mut server = ServerSession::new(&ServerConfig::new("mx.example.org").build().unwrap());
+    if trusted {
+        server.trust_proxy();
+    }
+    let client = ClientSession::new(&ClientConfig::new("proxy.example").build().unwrap());
+    (client, server)
+}
+
+#[test]
+fn a_proxy_names_the_real_client_then_greets_again() {
+    let (mut client, mut server) = sessions(true);
+    client.xclient(&attributes()).unwrap();
+    message(&mut client);
+    let done = exchange(&mut client, &mut server);
+    let lines: Vec<&str> = done.client_sent.split("\r\n").collect();
+    assert_eq!(
+        &lines[..4],
+        [
+            "EHLO proxy.example",
+            "XCLIENT HELO=mail.example.net NAME=mail.example.net ADDR=192.0.2.7",
+            "EHLO proxy.example",
+            "MAIL FROM:<a@example.net>"
+        ],
+        "{}",
+        done.client_sent
+    );
+    let named = done.server_events.iter().find_map(|event| match event {
+        ServerEvent::Xclient(attributes) => Some(attributes.addr_ip()),
+        _ => None,
+    });
+    assert_eq!(named, Some(Some("192.0.2.7".parse().unwrap())));
+    assert!(
+        done.client_events.iter().any(|event| matches!(event, ClientEvent::Accepted { .. })),
+        "{:?}",
+        done.client_events
+    );
+}
+
+#[test]
+fn a_server_that_does_not_offer_xclient_gets_no_mail() {
+    let (mut client, mut server) = sessions(false);
+    client.xclient(&attributes()).unwrap();
+    message(&mut client);
+    let done = exchange(&mut client, &mut server);
+    assert!(!done.client_sent.contains("XCLIENT") && !done.client_sent.contains("MAIL"), "{}", done.client_sent);
+    assert!(done.client_events.iter().any(|event| matches!(
+        event,
+        ClientEvent::Failed { failure: Failure::SessionEnded(CloseReason::XclientRefused(None)), .. }
+    )));
+}
+
+#[test]
+fn a_refused_xclient_ends_the_session_with_the_reply() {
+    // Our server trusts the proxy only for the first XCLIENT: a second one, whose
+    // attributes did not fit one line, is refused with 550 5.7.0.
+    let (mut client, mut server) = sessions(true);
+    let mut long = attributes();
+    long.name = Some(AttributeValue::Value(format!("{}.example.net", "n".repeat(200))));
+    long.helo = Some(AttributeValue::Value(format!("{}.example.net", "h".repeat(200))));
+    long.proto = Some(AttributeValue::Value("ESMTP".into()));
+    long.login = Some(AttributeValue::Value("l".repeat(200)));
+    client.xclient(&long).unwrap();
+    message(&mut client);
+    let done = exchange(&mut client, &mut server);
+    assert_eq!(done.client_sent.matches("XCLIENT ").count(), 2, "{}", done.client_sent);
+    assert!(!done.client_sent.contains("MAIL"), "{}", done.client_sent);
+    let refused = done.client_events.iter().find_map(|event| match event {
+        ClientEvent::Closed { reason: CloseReason::XclientRefused(Some(reply)) } => Some(reply.code().get()),
+        _ => None,
+    });
+    assert_eq!(refused, Some(550), "{:?}", done.client_events);
+}
