@@ -509,10 +509,10 @@ fn application_replies_get_the_enhanced_code_their_command_calls_for() {
 fn ehlo_lists_help_expn_when_served_and_the_applications_keywords() {
     let mut config = config();
     config.decide_expn = true;
-    config.extra_keywords = vec!["XCLIENT NAME ADDR".into(), "X-EXPS".into()];
+    config.extra_keywords = vec!["XSECURE ON".into(), "X-EXPS".into()];
     let run = run(&config, b"EHLO c\r\nQUIT\r\n", &|_| Verdict::Accept);
     assert!(
-        run.sent.contains("250-ENHANCEDSTATUSCODES\r\n250-EXPN\r\n250-HELP\r\n250-XCLIENT NAME ADDR\r\n250 X-EXPS\r\n"),
+        run.sent.contains("250-ENHANCEDSTATUSCODES\r\n250-EXPN\r\n250-HELP\r\n250-XSECURE ON\r\n250 X-EXPS\r\n"),
         "{}",
         run.sent
     );
