@@ -516,6 +516,8 @@ pub fn reference_lines(input: &[u8], max_line: usize, bare_lf: BareLf) -> (Vec<L
 ///
 /// * `Capabilities::from_reply` of `Reply::with_lines(250, lines)`, if it succeeds,
 ///   survives `to_reply` then `from_reply` unchanged.
+/// * Its `limits()` (RFC 9422) hold only values from 1 to 999999, and read the same
+///   after the round trip.
 pub fn capabilities(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let lines: Vec<String> = text
@@ -529,6 +531,11 @@ pub fn capabilities(data: &[u8]) {
     let rebuilt = first.to_reply();
     let second = Capabilities::from_reply(&rebuilt);
     assert_eq!(second.as_ref(), Ok(&first), "capabilities from {reply:?} do not survive to_reply: {rebuilt:?}");
+    let limits = first.limits();
+    for value in [limits.mail_max, limits.rcpt_max, limits.rcpt_domain_max].into_iter().flatten() {
+        assert!((1..=999_999).contains(&value), "a limit out of range from {reply:?}: {limits:?}");
+    }
+    assert_eq!(second.map(|caps| caps.limits()), Ok(limits));
 }
 
 /// `server_session`: a whole server session under random input, random chunking and

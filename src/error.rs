@@ -246,4 +246,8 @@ pub enum ConfigError {
     /// be accepted. The field is named.
     #[error("{0} is too small")]
     Limit(&'static str),
+    /// A limit advertised with `LIMITS` (`advertise_limits`) is over the 999999 that RFC
+    /// 9422's grammar allows (six digits): clients would ignore it. The field is named.
+    #[error("{0} is too large to advertise with LIMITS (at most 999999)")]
+    LimitTooLarge(&'static str),
 }

@@ -21,12 +21,22 @@ pub struct ServerTimeouts {
     /// do not extend it (Postfix's `smtpd_per_request_deadline`): a client dripping a
     /// byte at a time cannot hold the connection longer than this per line.
     pub command_line: Duration,
+    /// How long the PROXY protocol header may take to arrive
+    /// ([`ServerConfig::proxy_protocol`](crate::server::ServerConfig::proxy_protocol)):
+    /// 10 seconds. The balancer sends it at once; the specification (section 1) lets a
+    /// receiver give up after a few seconds, at least 3 to cover a TCP retransmit.
+    pub proxy_header: Duration,
 }
 
 impl Default for ServerTimeouts {
     fn default() -> Self {
         let minutes = |n: u64| Duration::from_secs(60 * n);
-        Self { command: minutes(5), data_block: minutes(3), command_line: minutes(5) }
+        Self {
+            command: minutes(5),
+            data_block: minutes(3),
+            command_line: minutes(5),
+            proxy_header: Duration::from_secs(10),
+        }
     }
 }
 

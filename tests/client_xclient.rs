@@ -136,9 +136,7 @@ fn a_server_that_does_not_offer_xclient_gets_no_mail() {
 }
 
 #[test]
-fn a_refused_xclient_ends_the_session_with_the_reply() {
-    // Our server trusts the proxy only for the first XCLIENT: a second one, whose
-    // attributes did not fit one line, is refused with 550 5.7.0.
+fn long_attributes_go_over_several_xclient_commands_name_and_addr_last() {
     let (mut client, mut server) = sessions(true);
     let mut long = attributes();
     long.name = Some(AttributeValue::Value(format!("{}.example.net", "n".repeat(200))));
@@ -148,11 +146,45 @@ fn a_refused_xclient_ends_the_session_with_the_reply() {
     client.xclient(&long).unwrap();
     message(&mut client);
     let done = exchange(&mut client, &mut server);
-    assert_eq!(done.client_sent.matches("XCLIENT ").count(), 2, "{}", done.client_sent);
-    assert!(!done.client_sent.contains("MAIL"), "{}", done.client_sent);
-    let refused = done.client_events.iter().find_map(|event| match event {
+    let xclients: Vec<&str> = done.client_sent.split("\r\n").filter(|line| line.starts_with("XCLIENT ")).collect();
+    assert!(xclients.len() >= 2, "{}", done.client_sent);
+    assert!(xclients.iter().all(|line| line.len() + 2 <= 512));
+    assert!(xclients.last().unwrap().contains(" ADDR=192.0.2.7"), "ADDR last: {xclients:?}");
+    assert!(xclients[..xclients.len() - 1].iter().all(|line| !line.contains("ADDR=")));
+    assert!(
+        done.client_events.iter().any(|event| matches!(event, ClientEvent::Accepted { .. })),
+        "{:?}",
+        done.client_events
+    );
+}
+
+#[test]
+fn a_refused_xclient_ends_the_session_with_the_reply() {
+    let mut client = ClientSession::new(&ClientConfig::new("proxy.example").build().unwrap());
+    client.xclient(&attributes()).unwrap();
+    message(&mut client);
+    let mut sent = String::new();
+    let mut events = Vec::new();
+    for reply in [
+        &b"220 mx.example.net ESMTP\r\n"[..],
+        b"250-mx.example.net\r\n250-PIPELINING\r\n250 XCLIENT NAME ADDR HELO\r\n",
+        b"550 5.7.0 Insufficient authorization\r\n",
+        b"221 2.0.0 Bye\r\n",
+    ] {
+        client.handle_input(reply);
+        loop {
+            match client.poll_output() {
+                Output::Transmit(bytes) => sent.push_str(std::str::from_utf8(&bytes).unwrap()),
+                Output::Event(event) => events.push(event),
+                _ => break,
+            }
+        }
+    }
+    assert!(!sent.contains("MAIL"), "{sent}");
+    let refused = events.iter().find_map(|event| match event {
         ClientEvent::Closed { reason: CloseReason::XclientRefused(Some(reply)) } => Some(reply.code().get()),
         _ => None,
     });
-    assert_eq!(refused, Some(550), "{:?}", done.client_events);
+    assert_eq!(refused, Some(550), "{events:?}");
+    assert!(events.iter().any(|event| matches!(event, ClientEvent::Failed { failure, .. } if !failure.is_transient())));
 }

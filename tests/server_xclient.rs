@@ -63,7 +63,11 @@ fn config() -> ServerConfig {
 #[test]
 fn xclient_and_xforward_are_offered_only_to_a_trusted_peer() {
     let (trusted, _) = every_cutting(&config(), true, &[b"EHLO proxy.example\r\n"]);
-    assert!(trusted[0].contains("250-XCLIENT NAME ADDR PORT PROTO HELO LOGIN DESTADDR DESTPORT\r\n"), "{}", trusted[0]);
+    assert!(
+        trusted[0].contains("250-XCLIENT NAME ADDR PORT PROTO HELO LOGIN DESTADDR DESTPORT REVERSE_NAME\r\n"),
+        "{}",
+        trusted[0]
+    );
     assert!(trusted[0].contains("XFORWARD NAME ADDR PORT PROTO HELO IDENT SOURCE\r\n"), "{}", trusted[0]);
     let (untrusted, _) = every_cutting(&config(), false, &[b"EHLO client.example\r\n"]);
     assert!(!untrusted[0].contains("XCLIENT") && !untrusted[0].contains("XFORWARD"), "{}", untrusted[0]);
@@ -185,4 +189,57 @@ fn commands_behind_xclient_are_out_of_step() {
         0,
     );
     assert_eq!(replies[1], "554 5.5.0 Synchronization error: input sent before the reply, closing connection\r\n");
+}
+
+// XCLIENT_README: a proxy may split the attributes over several XCLIENT commands, NAME
+// and ADDR last. One without ADDR leaves the client what it was (the proxy), still
+// trusted; the one with ADDR names another client, and the trust ends.
+#[test]
+fn xclient_split_over_several_commands_keeps_the_trust_until_addr() {
+    let (replies, events) = every_cutting(
+        &config(),
+        true,
+        &[
+            b"EHLO proxy.example\r\n",
+            b"XCLIENT HELO=mail.example.net PROTO=ESMTP\r\n",
+            b"XCLIENT NAME=mail.example.net ADDR=192.0.2.7\r\n",
+            b"XCLIENT ADDR=192.0.2.8\r\n",
+        ],
+    );
+    assert_eq!(replies[1], GREETING);
+    assert_eq!(replies[2], GREETING, "still trusted: ADDR was not sent yet");
+    assert_eq!(replies[3], "550 5.7.0 Insufficient authorization\r\n", "the named client is not trusted");
+    assert_eq!(events.iter().filter(|event| matches!(event, ServerEvent::Xclient(_))).count(), 2);
+}
+
+// XCLIENT_README: XCLIENT does not reset TLS; the session stays encrypted and STARTTLS
+// is not offered again.
+#[test]
+fn xclient_keeps_tls() {
+    let mut config = config();
+    config.starttls = true;
+    let mut session = ServerSession::new(&config.build().unwrap());
+    session.trust_proxy();
+    let _ = drain_accepting(&mut session);
+    session.handle_input(b"EHLO proxy.example\r\n");
+    let _ = drain_accepting(&mut session);
+    session.handle_input(b"STARTTLS\r\n");
+    let mut sent = String::new();
+    loop {
+        match session.poll_output() {
+            Output::Transmit(bytes) => sent.push_str(std::str::from_utf8(&bytes).unwrap()),
+            Output::StartTls => break,
+            other => panic!("{other:?} after {sent}"),
+        }
+    }
+    session.tls_established().unwrap();
+    session.handle_input(b"EHLO proxy.example\r\n");
+    let _ = drain_accepting(&mut session);
+    session.handle_input(b"XCLIENT NAME=mail.example.net ADDR=192.0.2.7\r\n");
+    assert_eq!(drain_accepting(&mut session).sent, GREETING);
+    session.handle_input(b"EHLO mail.example.net\r\n");
+    let reply = drain_accepting(&mut session).sent;
+    assert!(session.is_tls());
+    assert!(!reply.contains("STARTTLS"), "{reply}");
+    assert!(matches!(session.trace_protocol(), smtp_sansio::wire::TraceProtocol::Esmtp { tls: true, .. }));
 }

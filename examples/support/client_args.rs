@@ -129,6 +129,11 @@ pub fn report(event: &ClientEvent, recipients: &Envelope) -> Option<i32> {
                 Failure::AuthFailed(Some(reply)) => println!("failed: authentication refused: {reply}"),
                 Failure::AuthFailed(None) => println!("failed: no authentication mechanism in common, or no TLS"),
                 Failure::SessionEnded(reason) => println!("failed: the session ended ({})", describe(reason)),
+                Failure::Reconnect => println!("failed: the server takes no more messages on this connection"),
+                Failure::Partial { delivered, failure } => {
+                    let delivered: Vec<String> = delivered.iter().map(|index| recipient(*index)).collect();
+                    println!("failed after delivery to {}: {failure:?}", delivered.join(", "));
+                }
                 other => println!("failed: {other:?}"),
             }
             Some(code(failure.is_transient()))

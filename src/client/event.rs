@@ -21,7 +21,8 @@ pub struct Envelope {
     /// `BINARYMIME`, `SMTPUTF8`).
     pub params: MailParameters<'static>,
     /// The recipients, each with its `RCPT` parameters (`NOTIFY`/`ORCPT` are left out
-    /// for a server without `DSN`).
+    /// for a server without `DSN`). Events name a recipient by its index here, also when
+    /// the server's `LIMITS` split the message into several transactions.
     pub recipients: Vec<(ForwardPath<'static>, RcptParameters<'static>)>,
 }
 
@@ -90,11 +91,18 @@ pub enum ClientEvent {
     /// The server is ready for this message's body: call
     /// [`push_body`](super::ClientSession::push_body) with its pieces, then
     /// [`end_body`](super::ClientSession::end_body).
+    ///
+    /// Once per transaction: a message that the server's `LIMITS` (RFC 9422 section 4:
+    /// `RCPTMAX`, `RCPTDOMAINMAX`) split into several transactions asks for its body once
+    /// for each, and the application pushes the whole body again each time (a spool-backed
+    /// application reads its file again). Without `LIMITS`, or when the envelope fits,
+    /// it comes once.
     BodyWanted {
         /// The message.
         message: MessageId,
     },
-    /// The server's answer for one recipient (its index in the envelope).
+    /// The server's answer for one recipient (its index in the envelope): its `RCPT`
+    /// reply. Once per recipient, also when the message goes in several transactions.
     Recipient {
         /// The message.
         message: MessageId,
@@ -103,7 +111,8 @@ pub enum ClientEvent {
         /// The reply.
         reply: Reply,
     },
-    /// LMTP (RFC 2033 section 4.2): the outcome of the message for one recipient.
+    /// LMTP (RFC 2033 section 4.2): the outcome of the message for one recipient, after
+    /// the body of the transaction it went in.
     Delivery {
         /// The message.
         message: MessageId,
@@ -112,14 +121,23 @@ pub enum ClientEvent {
         /// The reply.
         reply: Reply,
     },
-    /// The message was accepted; the reply often names a queue id.
+    /// The message was accepted (for the recipients whose `RCPT` was accepted); the reply
+    /// often names a queue id. Not sent for LMTP, where each recipient has its
+    /// [`Delivery`](Self::Delivery).
+    ///
+    /// A message split into several transactions (RFC 9422 `LIMITS`) is accepted when
+    /// every transaction that had a recipient accepted was accepted; the reply is the
+    /// last one's. Recipients refused at `RCPT` are in their
+    /// [`Recipient`](Self::Recipient) events, as for a message in one transaction.
     Accepted {
         /// The message.
         message: MessageId,
-        /// The server's reply.
+        /// The server's reply (after a split message's last accepted transaction).
         reply: Reply,
     },
-    /// The message was not accepted.
+    /// The message was not accepted, or (see [`Failure::Partial`]) not for all its
+    /// recipients. One per message: a message split into several transactions ends with
+    /// one `Accepted` or one `Failed`, whatever the number of transactions.
     Failed {
         /// The message.
         message: MessageId,
@@ -163,9 +181,36 @@ pub enum Failure {
     AuthFailed(Option<Reply>),
     /// The session ended first.
     SessionEnded(CloseReason),
+    /// The server's `MAILMAX` (RFC 9422 section 4) was reached on this connection: the
+    /// client sent as many transactions as the server takes, so this message (or the rest
+    /// of it) was not tried here. Transient: a new connection may take it. The session
+    /// sends `QUIT` once its last transaction is over.
+    Reconnect,
+    /// A message that the server's `LIMITS` (RFC 9422) split into several transactions
+    /// failed after some of its recipients were delivered: those in `delivered`. Every
+    /// other recipient was not delivered, for `failure`, unless it was refused on its own
+    /// (its [`ClientEvent::Recipient`] or, in LMTP, [`ClientEvent::Delivery`] reply says
+    /// why). An MTA sends again to exactly those: not in `delivered`, and not refused for
+    /// good on their own. Transient when `failure` is.
+    ///
+    /// Only for a split message some of whose recipients were delivered; a message that
+    /// went in one transaction, or of which nothing was delivered, fails as it would
+    /// without `LIMITS` (the failure alone).
+    Partial {
+        /// The recipients the server took (their indexes in [`Envelope::recipients`],
+        /// ascending): accepted by `RCPT` in a transaction whose body was accepted; in LMTP,
+        /// those whose delivery reply was positive.
+        delivered: Vec<usize>,
+        /// Why the others were not delivered: the failure of the transaction that
+        /// failed ([`Rejected`](Self::Rejected), [`SessionEnded`](Self::SessionEnded),
+        /// [`Undelivered`](Self::Undelivered), [`Reconnect`](Self::Reconnect), ...).
+        failure: alloc::boxed::Box<Failure>,
+    },
     /// LMTP: the session ended after the body, before these recipients' outcomes came
-    /// (their indexes in the envelope). The recipients whose outcome came were reported
-    /// with [`ClientEvent::Delivery`]; only these need another try.
+    /// (their indexes in the envelope, ascending; for a message split into several
+    /// transactions, with the recipients of the transactions not sent yet). The
+    /// recipients whose outcome came were reported with [`ClientEvent::Delivery`]; only
+    /// these need another try.
     Undelivered {
         /// The recipients without an outcome.
         recipients: Vec<usize>,
@@ -176,8 +221,9 @@ pub enum Failure {
 
 impl Failure {
     /// Whether trying again later may succeed: a 4xx reply (every recipient's, for
-    /// [`NoRecipients`](Self::NoRecipients)), or the session ending for a transient
-    /// reason ([`CloseReason::is_transient`]).
+    /// [`NoRecipients`](Self::NoRecipients)), the session ending for a transient
+    /// reason ([`CloseReason::is_transient`]), [`Reconnect`](Self::Reconnect), or a
+    /// [`Partial`](Self::Partial) failure whose failure is transient.
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Rejected { reply, .. } => reply.code().is_transient(),
@@ -190,6 +236,18 @@ impl Failure {
             Self::Local(_) => false,
             Self::AuthFailed(reply) => reply.as_ref().is_some_and(|reply| reply.code().is_transient()),
             Self::SessionEnded(reason) | Self::Undelivered { reason, .. } => reason.is_transient(),
+            Self::Reconnect => true,
+            Self::Partial { failure, .. } => failure.is_transient(),
+        }
+    }
+
+    /// The recipients delivered before the message failed (their indexes in
+    /// [`Envelope::recipients`], ascending): those of [`Partial`](Self::Partial), none
+    /// for any other failure.
+    pub fn delivered(&self) -> &[usize] {
+        match self {
+            Self::Partial { delivered, .. } => delivered,
+            _ => &[],
         }
     }
 
@@ -200,7 +258,8 @@ impl Failure {
             Self::NoRecipients { replies } => replies.first(),
             Self::AuthFailed(reply) => reply.as_ref(),
             Self::SessionEnded(reason) | Self::Undelivered { reason, .. } => reason.reply(),
-            Self::Local(_) => None,
+            Self::Partial { failure, .. } => failure.reply(),
+            Self::Local(_) | Self::Reconnect => None,
         }
     }
 }
@@ -247,7 +306,8 @@ pub enum LocalFailure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CloseReason {
-    /// `QUIT` was answered: the session ended as asked.
+    /// `QUIT` was answered: the session ended as asked, or because it sent as many
+    /// transactions as the server's `MAILMAX` (RFC 9422) allows.
     Quit,
     /// The server refused the session: a greeting other than `220`, a `421` at any
     /// time, or a refused `EHLO` and `HELO`.

@@ -4,12 +4,16 @@
 //! The session greets (`EHLO`, falling back to `HELO`), upgrades to TLS and
 //! authenticates as configured, then sends each enqueued message: `MAIL`, the `RCPT`s
 //! and `DATA` (or `BDAT`) pipelined when the server offers it, the body dot-stuffed as
-//! the application pushes it. Every outcome is an event: each recipient, each message
+//! the application pushes it. It keeps to the server's `LIMITS` (RFC 9422): a message
+//! for more recipients or domains than one transaction may have goes in several, and
+//! once `MAILMAX` transactions went, what is left fails with
+//! [`Failure::Reconnect`]. Every outcome is an event: each recipient, each message
 //! (accepted with the server's reply, or failed, transient or permanent), and the end
 //! of the session.
 
 mod config;
 mod event;
+mod parts;
 mod session;
 mod setup;
 mod transaction;

@@ -15,7 +15,7 @@ use super::transaction::Transaction;
 use crate::framing::BareLf;
 use crate::output::{Output, Pending};
 use crate::sasl::Mechanism;
-use crate::wire::{AttributeCommand, Capabilities, ClientAttributes, Command, Reply, ReplyParser};
+use crate::wire::{AttributeCommand, Capabilities, ClientAttributes, Command, Limits, Reply, ReplyParser};
 
 /// A sans-IO SMTP, ESMTP or LMTP client session: one connection, from the server's
 /// greeting to `QUIT`.
@@ -24,7 +24,9 @@ use crate::wire::{AttributeCommand, Capabilities, ClientAttributes, Command, Rep
 /// ([`handle_input`](Self::handle_input), [`handle_eof`](Self::handle_eof),
 /// [`handle_timeout`](Self::handle_timeout)) and drain
 /// [`poll_output`](Self::poll_output). When it asks for a message's body
-/// ([`ClientEvent::BodyWanted`]), push it in pieces of any size and end it. With
+/// ([`ClientEvent::BodyWanted`]), push it in pieces of any size and end it; a message
+/// that the server's `LIMITS` (RFC 9422) split into several transactions asks for it
+/// once per transaction (see [`send`](Self::send)). With
 /// nothing to do it says [`Output::Idle`]: the connection can be kept for later
 /// messages, probed with [`noop`](Self::noop), or ended with [`quit`](Self::quit).
 ///
@@ -88,11 +90,15 @@ pub struct ClientSession {
     pub(super) expected: VecDeque<Expect>,
     pub(super) phase: Phase,
     pub(super) capabilities: Capabilities,
+    /// The limits of the `EHLO` reply in force (RFC 9422).
+    pub(super) limits: Limits,
+    /// The `MAIL` commands sent on this connection, which the server's `MAILMAX` limits.
+    pub(super) mails: u32,
     pub(super) tls: bool,
     pub(super) authenticated: bool,
     /// Messages enqueued and not started.
     pub(super) queue: VecDeque<(MessageId, Envelope)>,
-    /// The message in progress.
+    /// The message in progress (with its transaction in progress, or the next one due).
     pub(super) current: Option<Transaction>,
     pub(super) next_id: u64,
     pub(super) quit_requested: bool,
@@ -230,6 +236,8 @@ impl ClientSession {
             expected: VecDeque::from([Expect::Greeting]),
             phase: Phase::Setup,
             capabilities: Capabilities::default(),
+            limits: Limits::default(),
+            mails: 0,
             authenticated: false,
             queue: VecDeque::new(),
             current: None,
@@ -266,8 +274,20 @@ impl ClientSession {
     /// Enqueues a message. It goes once the session is ready and the messages before it
     /// are done; its body is asked for with [`ClientEvent::BodyWanted`].
     ///
+    /// When the server announces `LIMITS` (RFC 9422 section 4), the message keeps to
+    /// them: a message for more recipients than `RCPTMAX`, or of more domains than
+    /// `RCPTDOMAINMAX`, goes in several transactions on this connection, one after the
+    /// other (as few as the client finds; a domain's recipients in envelope order), and
+    /// its body is asked for once per transaction: push the whole body each time.
+    /// Recipients keep their index in [`Envelope::recipients`] in every event, and the
+    /// message has one outcome ([`ClientEvent::Accepted`], or [`ClientEvent::Failed`]
+    /// with [`Failure::Partial`] when some recipients were delivered and the rest
+    /// failed). Once `MAILMAX` transactions went, no `MAIL` goes: the messages (and parts
+    /// of messages) left fail with [`Failure::Reconnect`] and the session sends `QUIT`.
+    ///
     /// A message sent after the session ended is reported failed at once
-    /// ([`Failure::SessionEnded`], after [`ClientEvent::Closed`]): it is never lost.
+    /// ([`Failure::SessionEnded`], after [`ClientEvent::Closed`]), as is one sent once
+    /// `MAILMAX` was reached ([`Failure::Reconnect`]): it is never lost.
     pub fn send(&mut self, envelope: Envelope) -> MessageId {
         let id = MessageId(self.next_id);
         self.next_id += 1;
@@ -276,9 +296,18 @@ impl ClientSession {
                 let failure = Failure::SessionEnded(reason);
                 self.events.push_back(ClientEvent::Failed { message: id, failure });
             }
+            None if self.mail_max_reached() => {
+                self.events.push_back(ClientEvent::Failed { message: id, failure: Failure::Reconnect });
+            }
             None => self.queue.push_back((id, envelope)),
         }
         id
+    }
+
+    /// Whether as many `MAIL` commands went as the server's `MAILMAX` allows (RFC 9422
+    /// section 4): no more may go on this connection.
+    fn mail_max_reached(&self) -> bool {
+        self.limits.mail_max.is_some_and(|max| self.mails >= max)
     }
 
     /// Ends the session with `QUIT` once every enqueued message is done.
@@ -343,6 +372,7 @@ impl ClientSession {
             self.tls = true;
             self.phase = Phase::Setup;
             self.capabilities = Capabilities::default();
+            self.limits = Limits::default();
             self.send_ehlo();
         }
     }
@@ -436,22 +466,46 @@ impl ClientSession {
             self.stop(stop);
             return true;
         }
-        if self.phase == Phase::Ready && self.expected.is_empty() && self.current.is_none() {
+        let next_part = self.current.as_ref().is_some_and(Transaction::next_due);
+        if self.phase == Phase::Ready && self.expected.is_empty() && (self.current.is_none() || next_part) {
+            let mail_due = next_part || !self.queue.is_empty();
+            // RFC 9422 MAILMAX: no more MAIL on this connection; what is left goes on
+            // another.
+            if mail_due && self.mail_max_reached() {
+                self.reconnect();
+                return true;
+            }
             // RFC 5321 section 4.1.1.5: after a failed transaction, RSET before the next.
-            if self.needs_reset && !self.queue.is_empty() {
+            if self.needs_reset && mail_due {
                 self.needs_reset = false;
                 return self.command(&Command::Rset, Expect::Rset);
+            }
+            if next_part {
+                self.send_part();
+                return true;
             }
             if let Some((id, envelope)) = self.queue.pop_front() {
                 self.start(id, envelope);
                 return true;
             }
-            if self.quit_requested {
+            // A session that reached MAILMAX can carry no more mail: it ends.
+            if self.quit_requested || self.mail_max_reached() {
                 self.quit_requested = false;
                 return self.command(&Command::Quit, Expect::Quit);
             }
         }
         false
+    }
+
+    /// `MAILMAX` was reached with mail left: the message in progress (the transactions of
+    /// it not sent) and every queued message fail, to be sent over a new connection.
+    fn reconnect(&mut self) {
+        if let Some(transaction) = self.current.take() {
+            self.events.push_back(transaction.failed(Failure::Reconnect));
+        }
+        for (id, _) in core::mem::take(&mut self.queue) {
+            self.events.push_back(ClientEvent::Failed { message: id, failure: Failure::Reconnect });
+        }
     }
 
     /// Writes a command and waits for its reply.
@@ -513,21 +567,16 @@ impl ClientSession {
             reason => Failure::SessionEnded(reason.clone()),
         };
         if let Some(transaction) = self.current.take() {
-            let id = transaction.id;
             // LMTP after the body: the recipients already reported keep their outcome.
             let undelivered: Vec<usize> = self
                 .expected
                 .iter()
                 .filter_map(|expect| if let Expect::End(Some(index)) = expect { Some(*index) } else { None })
                 .collect();
-            let failure = match transaction.into_failure() {
-                Some(failure) => failure,
-                None if !undelivered.is_empty() => {
-                    Failure::Undelivered { recipients: undelivered, reason: reason.clone() }
-                }
-                None => failure(),
-            };
-            self.events.push_back(ClientEvent::Failed { message: id, failure });
+            let lmtp = self.client.config.lmtp;
+            if let Some(event) = transaction.ended(undelivered, reason, failure(), lmtp) {
+                self.events.push_back(event);
+            }
         }
         for (id, _) in core::mem::take(&mut self.queue) {
             self.events.push_back(ClientEvent::Failed { message: id, failure: failure() });

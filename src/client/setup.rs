@@ -9,7 +9,7 @@ use super::config::{ClientCredentials, TlsPolicy, mechanism_fits};
 use super::event::{ClientEvent, CloseReason};
 use super::session::{AuthStep, ClientSession, Expect, Phase, Xclient};
 use crate::sasl::{Mechanism, decode_base64, encode_base64};
-use crate::wire::{Capabilities, Capability, Command, Host, InitialResponse, Reply};
+use crate::wire::{Capabilities, Capability, Command, Host, InitialResponse, Limits, Reply};
 
 /// The longest command line (RFC 5321 section 4.5.3.1.4; RFC 4954 section 4 asks
 /// clients to keep `AUTH` lines within it too).
@@ -27,6 +27,7 @@ impl ClientSession {
             Expect::Helo => match reply.code().is_positive() {
                 true => {
                     self.capabilities = Capabilities::default();
+                    self.limits = Limits::default();
                     self.introduce();
                 }
                 false => self.give_up(CloseReason::Rejected(reply)),
@@ -75,6 +76,8 @@ impl ClientSession {
         let config = self.client.config.clone();
         if reply.code().is_positive() {
             self.capabilities = Capabilities::from_reply(&reply).unwrap_or_default();
+            // RFC 9422: the limits of the EHLO reply in force (after STARTTLS, the new one's).
+            self.limits = self.capabilities.limits();
             let offered = self.capabilities.has(&Capability::StartTls);
             return match config.starttls {
                 _ if self.tls => self.introduce(),

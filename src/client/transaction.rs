@@ -1,5 +1,7 @@
 //! Messages: the checks before `MAIL`, the envelope, the body (`DATA` or `BDAT`) and
-//! the outcome, with the transaction's state in one type ([`Stage`]).
+//! the outcome, with the transaction's state in one type ([`Stage`]). A message that the
+//! server's `LIMITS` (RFC 9422) split goes in several transactions, one after the other;
+//! its outcome is reported once, when the last is over.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -8,36 +10,59 @@ use core::fmt::Write;
 use bytes::{BufMut, BytesMut};
 
 use super::event::{ClientEvent, Envelope, Failure, LocalFailure, MessageId, Stage as FailedStage};
+use super::parts;
 use super::session::{ClientError, ClientSession, Expect};
 use crate::framing::DataEncoder;
 use crate::wire::{BodyType, Capabilities, Capability, Command, MailParameters, Parameter, RcptParameters, Reply};
 
-/// The message in progress.
+/// The message in progress, and its transaction in progress: one, or one after the
+/// other when the server's `LIMITS` split the message (RFC 9422 section 4).
 #[derive(Debug)]
 pub(super) struct Transaction {
     pub(super) id: MessageId,
+    /// The `MAIL` command, sent again for each transaction.
+    mail: Command<'static>,
     /// The `RCPT` commands, in envelope order.
     rcpts: Vec<Command<'static>>,
-    /// The recipients the server accepted (their indexes), in order.
+    /// How many transactions the message was split into (1: not split).
+    planned: usize,
+    /// The transactions not started yet: each its recipients' indexes in the envelope.
+    parts: VecDeque<Vec<usize>>,
+    /// This transaction's recipients (indexes in the envelope), in the order their
+    /// `RCPT`s go.
+    part: Vec<usize>,
+    /// The recipients the server accepted in this transaction (their indexes), in order.
     accepted: Vec<usize>,
-    /// The replies of the recipients it refused, in order.
-    refusals: Vec<Reply>,
+    /// Every recipient the server refused at `RCPT`, in any transaction, with its reply.
+    refusals: Vec<(usize, Reply)>,
+    /// The recipients delivered by the transactions so far (SMTP: accepted in a
+    /// transaction whose body was accepted; LMTP: a positive delivery reply).
+    delivered: Vec<usize>,
+    /// The reply that ended the last transaction whose body the server took (in LMTP,
+    /// the last delivery reply); `None` while none did.
+    through: Option<Reply>,
     /// The body goes in `BDAT` chunks.
     bdat: bool,
     /// The server offers PIPELINING: `RCPT`s, `DATA` and `BDAT` chunks go without
     /// waiting for the replies before them (RFC 2920, RFC 3030 section 4.2).
     pipelining: bool,
     encoder: DataEncoder,
+    /// The encoder each transaction's body starts with.
+    fresh: DataEncoder,
     /// `BDAT` chunks that wait for the reply to the one before (no PIPELINING).
     waiting: VecDeque<Frame>,
     stage: Stage,
 }
 
-/// Where a message is.
+/// Where a message is: where its transaction in progress is, or that the next one is
+/// due.
 #[derive(Debug)]
 enum Stage {
-    /// `MAIL` went; the `RCPT`s from this index on have not (without PIPELINING they go
-    /// one at a time, each after the reply before).
+    /// The next transaction of the message goes once the session is free (after `RSET`
+    /// when the one before failed): its `MAIL` has not gone.
+    Next,
+    /// `MAIL` went; the `RCPT`s from this position in the transaction's recipients on
+    /// have not (without PIPELINING they go one at a time, each after the reply before).
     Envelope { next_rcpt: usize },
     /// `DATA` went; its `354` is awaited.
     Data,
@@ -45,10 +70,15 @@ enum Stage {
     Body,
     /// The body ended; its last replies are awaited.
     Ending,
-    /// The message failed; the replies still owed are read, then it is reported.
-    /// `in_body`: the application was pushing its body then.
+    /// The server refused every recipient of the transaction at `RCPT` (each has its
+    /// reply); the replies still owed are read, then the message goes on with its next
+    /// transaction, or ends.
+    Refused,
+    /// The transaction failed, and with it the message: the replies still owed are read,
+    /// then it is reported. `in_body`: the application was pushing its body then.
     Failed { failure: Failure, in_body: bool },
-    /// The server took it (for LMTP, each recipient's reply said how it went).
+    /// The server took the transaction (for LMTP, each recipient's reply said how it
+    /// went).
     Done,
 }
 
@@ -71,24 +101,83 @@ impl Transaction {
         !self.bdat && matches!(self.stage, Stage::Body)
     }
 
-    /// The failure to report, if the message failed.
-    pub(super) fn into_failure(self) -> Option<Failure> {
-        match self.stage {
-            Stage::Failed { failure, .. } => Some(failure),
-            _ => None,
+    /// Whether the message's next transaction is due: its `MAIL` goes once the session
+    /// is free.
+    pub(super) fn next_due(&self) -> bool {
+        matches!(self.stage, Stage::Next)
+    }
+
+    /// The message failed for `failure`: the event that says so. For a split message of
+    /// which some recipients were delivered, [`Failure::Partial`] says which.
+    pub(super) fn failed(mut self, failure: Failure) -> ClientEvent {
+        let failure = match self.planned > 1 && !self.delivered.is_empty() {
+            true => {
+                self.delivered.sort_unstable();
+                Failure::Partial { delivered: self.delivered, failure: alloc::boxed::Box::new(failure) }
+            }
+            false => failure,
+        };
+        ClientEvent::Failed { message: self.id, failure }
+    }
+
+    /// The message is over, every transaction sent: `Accepted` with the reply to the last
+    /// transaction the server took (nothing in LMTP, where each recipient had its
+    /// reply), or `NoRecipients` when the server refused every recipient.
+    fn outcome(mut self, lmtp: bool) -> Option<ClientEvent> {
+        match self.through.take() {
+            Some(reply) if !lmtp => Some(ClientEvent::Accepted { message: self.id, reply }),
+            Some(_) => None,
+            // Every refusal, in envelope order.
+            None => {
+                self.refusals.sort_by_key(|(index, _)| *index);
+                let replies = self.refusals.into_iter().map(|(_, reply)| reply).collect();
+                Some(ClientEvent::Failed { message: self.id, failure: Failure::NoRecipients { replies } })
+            }
         }
     }
 
-    /// The message failed (the first reason stands).
+    /// The session ended for `reason` (the failure it means is `cause`), with the
+    /// message in progress: the event that reports it, if any. `pending`: the LMTP
+    /// recipients whose delivery reply was still owed.
+    pub(super) fn ended(
+        mut self,
+        pending: Vec<usize>,
+        reason: &crate::client::CloseReason,
+        cause: Failure,
+        lmtp: bool,
+    ) -> Option<ClientEvent> {
+        match core::mem::replace(&mut self.stage, Stage::Done) {
+            // Its last transaction was over but for replies that change nothing.
+            Stage::Refused if self.parts.is_empty() => self.outcome(lmtp),
+            Stage::Failed { failure, .. } => Some(self.failed(failure)),
+            _ if !pending.is_empty() => {
+                let mut recipients = pending;
+                recipients.extend(self.parts.iter().flatten());
+                recipients.sort_unstable();
+                Some(self.failed(Failure::Undelivered { recipients, reason: reason.clone() }))
+            }
+            _ => Some(self.failed(cause)),
+        }
+    }
+
+    /// The transaction failed (the first reason stands).
     fn fail(&mut self, failure: Failure) {
-        if !matches!(self.stage, Stage::Failed { .. }) {
+        if !matches!(self.stage, Stage::Failed { .. } | Stage::Refused) {
             let in_body = matches!(self.stage, Stage::Body);
             self.stage = Stage::Failed { failure, in_body };
             self.waiting.clear();
         }
     }
 
-    /// The replies that end the message: one, or in LMTP one per accepted recipient.
+    /// Every recipient of the transaction was refused (unless it failed already).
+    fn refuse(&mut self) {
+        if !matches!(self.stage, Stage::Failed { .. } | Stage::Refused) {
+            self.stage = Stage::Refused;
+            self.waiting.clear();
+        }
+    }
+
+    /// The replies that end the transaction: one, or in LMTP one per accepted recipient.
     fn end_expects(&self, lmtp: bool) -> Vec<Expect> {
         match lmtp {
             true => self.accepted.iter().map(|&index| Expect::End(Some(index))).collect(),
@@ -98,8 +187,9 @@ impl Transaction {
 }
 
 impl ClientSession {
-    /// Starts a message: checks it against what the server offers, then `MAIL`, and
-    /// with PIPELINING every `RCPT` (and `DATA`) in the same group.
+    /// Starts a message: checks it against what the server offers, splits its
+    /// recipients into transactions that keep to the server's `LIMITS`, and sends the
+    /// first transaction.
     pub(super) fn start(&mut self, id: MessageId, envelope: Envelope) {
         let params = match mail_parameters(&envelope, &self.capabilities, self.tls) {
             Ok(params) => params,
@@ -117,16 +207,14 @@ impl ClientSession {
             .iter()
             .map(|(to, params)| Command::Rcpt { to: to.clone(), params: rcpt_parameters(params, caps) })
             .collect();
-        let before = self.out.len();
+        let mail = Command::Mail { from: envelope.from.clone(), params };
+        // Every command is tried once here, so that none fails to encode later.
         let mut scratch = BytesMut::new();
-        let encoded = Command::Mail { from: envelope.from.clone(), params }.encode(&mut self.out).is_ok()
-            && rcpts.iter().all(|command| command.encode(&mut scratch).is_ok());
+        let encoded = core::iter::once(&mail).chain(&rcpts).all(|command| command.encode(&mut scratch).is_ok());
         if !encoded {
-            self.out.truncate(before);
             self.events.push_back(ClientEvent::Failed { message: id, failure: Failure::Local(LocalFailure::Encoding) });
             return;
         }
-        self.expected.push_back(Expect::Mail);
         let raw = !self.client.config.normalize_line_endings;
         let encoder = match () {
             // BINARYMIME is sent as it is; other bodies get CRLF line endings (RFC 5321
@@ -136,30 +224,66 @@ impl ClientSession {
             _ if raw => DataEncoder::raw(),
             _ => DataEncoder::new(),
         };
-        let recipients = rcpts.len();
-        let mut transaction = Transaction {
+        let parts: VecDeque<Vec<usize>> = parts::plan(envelope.recipients.iter().map(|(to, _)| to), self.limits).into();
+        self.current = Some(Transaction {
             id,
+            mail,
             rcpts,
+            planned: parts.len(),
+            parts,
+            part: Vec::new(),
             accepted: Vec::new(),
             refusals: Vec::new(),
+            delivered: Vec::new(),
+            through: None,
             bdat,
             pipelining,
-            encoder,
+            encoder: encoder.clone(),
+            fresh: encoder,
             waiting: VecDeque::new(),
-            stage: Stage::Envelope { next_rcpt: 0 },
-        };
-        if pipelining {
-            // RFC 2920 section 3.1: MAIL, every RCPT and DATA in one group.
-            self.out.unsplit(scratch);
-            self.expected.extend((0..recipients).map(Expect::Rcpt));
-            transaction.stage = Stage::Envelope { next_rcpt: recipients };
-            if !bdat {
+            stage: Stage::Next,
+        });
+        self.send_part();
+    }
+
+    /// Sends the next transaction of the message in progress: `MAIL`, and with
+    /// PIPELINING every `RCPT` (and `DATA`) in the same group (RFC 2920 section 3.1).
+    pub(super) fn send_part(&mut self) {
+        let Some(transaction) = self.current.as_mut() else { return };
+        let Some(part) = transaction.parts.pop_front() else { return };
+        let before = self.out.len();
+        // Each command encoded when the message started.
+        if transaction.mail.encode(&mut self.out).is_err() {
+            self.out.truncate(before);
+            if let Some(transaction) = self.current.take() {
+                self.events.push_back(transaction.failed(Failure::Local(LocalFailure::Encoding)));
+            }
+            return;
+        }
+        // RFC 9422 MAILMAX counts every MAIL, whatever its reply.
+        self.mails = self.mails.saturating_add(1);
+        self.expected.push_back(Expect::Mail);
+        transaction.part = part;
+        transaction.accepted.clear();
+        transaction.encoder = transaction.fresh.clone();
+        transaction.waiting.clear();
+        transaction.stage = Stage::Envelope { next_rcpt: 0 };
+        if transaction.pipelining {
+            for &index in &transaction.part {
+                // Encoded once when the message started: it encodes again.
+                if let Some(command) = transaction.rcpts.get(index)
+                    && command.encode(&mut self.out).is_ok()
+                {
+                    self.expected.push_back(Expect::Rcpt(index));
+                }
+            }
+            transaction.stage = Stage::Envelope { next_rcpt: transaction.part.len() };
+            if !transaction.bdat {
                 self.out.put_slice(b"DATA\r\n");
                 self.expected.push_back(Expect::Data);
                 transaction.stage = Stage::Data;
             }
         }
-        self.current = Some(transaction);
     }
 
     /// A reply to a command of the message in progress.
@@ -174,7 +298,7 @@ impl ClientSession {
             Expect::Rcpt(index) => {
                 match code.is_positive() {
                     true => transaction.accepted.push(index),
-                    false => transaction.refusals.push(reply.clone()),
+                    false => transaction.refusals.push((index, reply.clone())),
                 }
                 self.events.push_back(ClientEvent::Recipient { message: id, index, reply });
             }
@@ -187,19 +311,13 @@ impl ClientSession {
                 }
                 // The server wants a body for nobody: end it at once, empty.
                 _ => {
-                    let failure = Failure::NoRecipients { replies: transaction.refusals.clone() };
-                    transaction.fail(failure);
+                    transaction.refuse();
                     self.out.put_slice(b".\r\n");
                     self.expected.push_back(Expect::End(None));
                 }
             },
-            Expect::Data => {
-                let failure = match transaction.accepted.is_empty() {
-                    true => Failure::NoRecipients { replies: transaction.refusals.clone() },
-                    false => Failure::Rejected { stage: FailedStage::Data, reply },
-                };
-                transaction.fail(failure);
-            }
+            Expect::Data if transaction.accepted.is_empty() => transaction.refuse(),
+            Expect::Data => transaction.fail(Failure::Rejected { stage: FailedStage::Data, reply }),
             // RFC 3030 section 2: after a refused chunk, no more chunks of the message.
             Expect::Chunk if !code.is_positive() => {
                 transaction.fail(Failure::Rejected { stage: FailedStage::Chunk, reply });
@@ -215,7 +333,9 @@ impl ClientSession {
             Expect::End(None) if code.is_positive() => {
                 if matches!(transaction.stage, Stage::Ending) {
                     transaction.stage = Stage::Done;
-                    self.events.push_back(ClientEvent::Accepted { message: id, reply });
+                    let accepted = core::mem::take(&mut transaction.accepted);
+                    transaction.delivered.extend(accepted);
+                    transaction.through = Some(reply);
                 }
             }
             Expect::End(None) => transaction.fail(Failure::Rejected { stage: FailedStage::EndOfData, reply }),
@@ -223,6 +343,10 @@ impl ClientSession {
                 if !lmtp_ends_owed(&self.expected) && matches!(transaction.stage, Stage::Ending) {
                     transaction.stage = Stage::Done;
                 }
+                if code.is_positive() {
+                    transaction.delivered.push(index);
+                }
+                transaction.through = Some(reply.clone());
                 self.events.push_back(ClientEvent::Delivery { message: id, index, reply });
             }
             _ => {}
@@ -230,22 +354,24 @@ impl ClientSession {
         self.advance();
     }
 
-    /// Sends what the message in progress needs next, or ends it once its last reply
-    /// is in.
+    /// Sends what the message in progress needs next, ends its transaction once the last
+    /// reply is in, and ends the message once its last transaction is over.
     pub(super) fn advance(&mut self) {
         let in_flight = self.expected.iter().any(|expect| expect.is_transaction());
+        let lmtp = self.client.config.lmtp;
         let Some(transaction) = self.current.as_mut() else { return };
         match &mut transaction.stage {
             _ if in_flight => {}
-            Stage::Envelope { next_rcpt } if *next_rcpt < transaction.rcpts.len() => {
-                let index = *next_rcpt;
+            Stage::Envelope { next_rcpt } if *next_rcpt < transaction.part.len() => {
+                let position = *next_rcpt;
                 *next_rcpt += 1;
-                if let Some(command) = transaction.rcpts.get(index).cloned() {
+                let index = transaction.part.get(position).copied();
+                if let Some((index, command)) = index.and_then(|i| Some((i, transaction.rcpts.get(i)?.clone()))) {
                     self.command(&command, Expect::Rcpt(index));
                 }
             }
             Stage::Envelope { .. } if transaction.accepted.is_empty() => {
-                transaction.fail(Failure::NoRecipients { replies: transaction.refusals.clone() });
+                transaction.refuse();
                 self.advance();
             }
             Stage::Envelope { .. } if transaction.bdat => {
@@ -257,28 +383,45 @@ impl ClientSession {
                 transaction.stage = Stage::Data;
                 self.command(&Command::Data, Expect::Data);
             }
+            // Each refused recipient has its reply: the message goes on with its next
+            // transaction, after RSET (RFC 5321 section 4.1.1.5), or ends.
+            Stage::Refused => {
+                self.needs_reset = true;
+                match transaction.parts.is_empty() {
+                    true => self.finish(lmtp),
+                    false => transaction.stage = Stage::Next,
+                }
+            }
             Stage::Failed { in_body, .. } => {
-                let in_body = *in_body;
-                if let Some(transaction) = self.current.take() {
-                    let id = transaction.id;
-                    if in_body {
-                        self.refused_body = Some(id);
-                    }
-                    if let Some(failure) = transaction.into_failure() {
-                        self.events.push_back(ClientEvent::Failed { message: id, failure });
-                    }
+                if *in_body {
+                    self.refused_body = Some(transaction.id);
                 }
                 // RFC 5321 section 4.1.1.5: RSET before the next transaction.
                 self.needs_reset = true;
+                if let Some(mut transaction) = self.current.take()
+                    && let Stage::Failed { failure, .. } = core::mem::replace(&mut transaction.stage, Stage::Done)
+                {
+                    self.events.push_back(transaction.failed(failure));
+                }
             }
-            Stage::Done => self.current = None,
-            // The body is owed by the application, or its replies are not all in.
-            Stage::Data | Stage::Body | Stage::Ending => {}
+            Stage::Done if !transaction.parts.is_empty() => transaction.stage = Stage::Next,
+            Stage::Done => self.finish(lmtp),
+            // The next transaction waits for the session; the body is owed by the
+            // application; or the replies are not all in.
+            Stage::Next | Stage::Data | Stage::Body | Stage::Ending => {}
         }
     }
 
-    /// The next piece of the body asked for by [`ClientEvent::BodyWanted`]: dot-stuffed
-    /// for `DATA`, or one `BDAT` chunk; bare CR and LF made CRLF unless the body is
+    /// The message in progress is over, every transaction sent: reports its outcome.
+    fn finish(&mut self, lmtp: bool) {
+        if let Some(event) = self.current.take().and_then(|transaction| transaction.outcome(lmtp)) {
+            self.events.push_back(event);
+        }
+    }
+
+    /// The next piece of the body asked for by [`ClientEvent::BodyWanted`] (asked for once
+    /// per transaction: a message split by the server's `LIMITS` is pushed whole each
+    /// time, from its start): dot-stuffed for `DATA`, or one `BDAT` chunk; bare CR and LF made CRLF unless the body is
     /// `BINARYMIME` or the configuration says not to. Without PIPELINING, a `BDAT` chunk
     /// waits for the reply to the one before (RFC 3030 section 4.2); once the server
     /// refuses one, the message has failed and this says [`ClientError::MessageRefused`].

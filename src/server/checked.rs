@@ -152,7 +152,7 @@ fn capabilities(config: &ServerConfig, tls: bool, trusted: bool) -> Capabilities
     offer(true, Capability::Other { keyword: "HELP".into(), params: Vec::new() });
     // Postfix's XCLIENT_README and XFORWARD_README: the attributes the server takes.
     let names = |names: &[&str]| names.iter().map(|name| String::from(*name)).collect();
-    let xclient = names(&["NAME", "ADDR", "PORT", "PROTO", "HELO", "LOGIN", "DESTADDR", "DESTPORT"]);
+    let xclient = names(&["NAME", "ADDR", "PORT", "PROTO", "HELO", "LOGIN", "DESTADDR", "DESTPORT", "REVERSE_NAME"]);
     offer(trusted, Capability::Other { keyword: "XCLIENT".into(), params: xclient });
     offer(
         trusted,
@@ -234,8 +234,17 @@ fn check(config: &ServerConfig) -> Result<(), ConfigError> {
         ("max_command_line", config.max_command_line < 512),
         ("max_auth_line", config.max_auth_line < config.max_command_line),
     ];
-    match limits.iter().find(|(_, bad)| *bad) {
-        Some((field, _)) => Err(ConfigError::Limit(field)),
+    if let Some((field, _)) = limits.iter().find(|(_, bad)| *bad) {
+        return Err(ConfigError::Limit(field));
+    }
+    const MAX_LIMIT: usize = 999_999;
+    let advertised: [(&'static str, bool); 3] = [
+        ("max_recipients", config.max_recipients > MAX_LIMIT),
+        ("max_messages", config.max_messages.is_some_and(|max| max as usize > MAX_LIMIT)),
+        ("max_recipient_domains", config.max_recipient_domains.is_some_and(|max| max > MAX_LIMIT)),
+    ];
+    match advertised.iter().find(|(_, bad)| *bad && config.advertise_limits) {
+        Some((field, _)) => Err(ConfigError::LimitTooLarge(field)),
         None => Ok(()),
     }
 }

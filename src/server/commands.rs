@@ -569,17 +569,21 @@ impl ServerSession {
 
     /// XCLIENT from a trusted peer (Postfix's XCLIENT_README): the client is now the one
     /// the attributes name. The session starts over, as just connected (TLS stays), and
-    /// greets again; the trust ends with it, since it was given to the peer that sent
-    /// XCLIENT, not to the client it names (the application gives it again, on
-    /// [`ServerEvent::Xclient`], if that one is trusted too). A `LOGIN` attribute
-    /// means the client authenticated.
+    /// greets again. An `ADDR` names another client: the trust ends, since it was given
+    /// to the peer that sent XCLIENT, not to the client it names (the application gives
+    /// it again, on [`ServerEvent::Xclient`], if that one is trusted too), as Postfix
+    /// decides again by the new address. Without `ADDR` the client is still the proxy,
+    /// which may go on (the README's split form: `NAME` and `ADDR` last). A `LOGIN`
+    /// attribute means the client authenticated.
     fn xclient(&mut self, attributes: ClientAttributes) {
         if self.transaction.is_some() {
             return self.error(canned::PROXY_IN_TRANSACTION);
         }
         self.hello = Hello::None;
         self.authenticated = matches!(attributes.login, Some(AttributeValue::Value(_)));
-        self.trusted_proxy = false;
+        if attributes.addr.is_some() {
+            self.trusted_proxy = false;
+        }
         self.events.push_back(ServerEvent::Xclient(alloc::boxed::Box::new(attributes)));
         let shared = self.shared.clone();
         self.put_reply_bytes(&shared.greeting);

@@ -740,10 +740,6 @@ impl ServerSession {
         }
     }
 
-    fn is_proxy(&self) -> bool {
-        matches!(self.phase, Phase::Proxy(_))
-    }
-
     /// Hands out the replies queued. Once every reply owed is out, the client has what
     /// it was waiting for, and may send again.
     fn transmit(&mut self) -> Output<ServerEvent> {
@@ -760,8 +756,12 @@ impl ServerSession {
         let timeouts = &self.shared.config.timeouts;
         match self.phase {
             Phase::Data(_) | Phase::Bdat(_) => Wait::new(timeouts.data_block),
-            // The PROXY header must arrive whole within a command line's deadline.
-            Phase::Proxy(_) | Phase::Commands | Phase::Auth(_) if !self.input.is_empty() || self.is_proxy() => {
+            // The PROXY header must arrive whole within its own deadline.
+            Phase::Proxy(_) => match core::mem::replace(&mut self.line_deadline, true) {
+                true => Wait::continuing(timeouts.proxy_header),
+                false => Wait::new(timeouts.proxy_header),
+            },
+            Phase::Commands | Phase::Auth(_) if !self.input.is_empty() => {
                 let started = core::mem::replace(&mut self.line_deadline, true);
                 match started {
                     true => Wait::continuing(timeouts.command_line),

@@ -12,6 +12,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt::Write;
 
+use super::limits::Limits;
 use super::reply::{Reply, ReplyCode};
 use crate::error::ReplyError;
 
@@ -54,7 +55,8 @@ pub enum Capability {
         /// The latest release time, as written.
         max_datetime: String,
     },
-    /// `LIMITS name=value...` (RFC 9422), such as `RCPTMAX=100`, in order.
+    /// `LIMITS name=value...` (RFC 9422), such as `RCPTMAX=100`, in order, as written.
+    /// [`Capabilities::limits`] reads the values a client acts on.
     Limits(Vec<(String, String)>),
     /// Any other extension: its keyword as written and its parameters.
     Other {
@@ -261,6 +263,34 @@ impl Capabilities {
             Capability::Size(Some(max)) if *max > 0 => Some(*max),
             _ => None,
         })
+    }
+
+    /// The limits announced with `LIMITS` (RFC 9422), those the client acts on; every
+    /// field `None` when the server announced none. See [`Limits::parse`] for what is
+    /// ignored. A `LIMITS` line kept as [`Capability::Other`] (a limit without `=` is valid
+    /// RFC 9422 syntax but does not fit [`Capability::Limits`]) is read too; two `LIMITS`
+    /// lines count with the smaller value of each limit.
+    ///
+    /// ```
+    /// use smtp_sansio::{Capabilities, Reply, ReplyCode};
+    ///
+    /// let reply = Reply::with_lines(ReplyCode::OK, ["mx.example", "LIMITS RCPTMAX=20 MAILMAX=5"]);
+    /// let limits = Capabilities::from_reply(&reply).unwrap().limits();
+    /// assert_eq!((limits.rcpt_max, limits.mail_max, limits.rcpt_domain_max), (Some(20), Some(5), None));
+    /// ```
+    pub fn limits(&self) -> Limits {
+        let mut limits = Limits::default();
+        for capability in &self.capabilities {
+            let words: Vec<String> = match capability {
+                Capability::Limits(pairs) => {
+                    pairs.iter().map(|(name, value)| alloc::format!("{name}={value}")).collect()
+                }
+                Capability::Other { keyword, params } if keyword.eq_ignore_ascii_case("LIMITS") => params.clone(),
+                _ => continue,
+            };
+            limits = limits.merge(Limits::parse(&words.join(" ")));
+        }
+        limits
     }
 
     /// The announced SASL mechanisms (empty when AUTH was not announced).

@@ -8,6 +8,7 @@ mod address;
 mod chars;
 mod command;
 mod ehlo;
+mod limits;
 mod param;
 mod reply;
 mod trace;
@@ -19,6 +20,7 @@ pub use address::{
 };
 pub use command::{Command, InitialResponse};
 pub use ehlo::{Capabilities, Capability};
+pub use limits::Limits;
 pub use param::{
     BodyType, ByMode, DeliverBy, Hold, MailParameters, Notify, Orcpt, Parameter, RcptParameters, Ret, XText,
 };

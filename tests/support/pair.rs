@@ -13,6 +13,10 @@ use super::server::{Held, Schedule, Verdict, answer};
 pub struct PairRun {
     /// The client's events, as debug text.
     pub client: Vec<String>,
+    /// The client's events.
+    pub events: Vec<ClientEvent>,
+    /// The ids of the messages, in the order they were sent.
+    pub ids: Vec<smtp_sansio::client::MessageId>,
     /// The server's events, as debug text, body chunks left out.
     pub server: Vec<String>,
     /// The bodies the server received, one per message it finished.
@@ -74,7 +78,7 @@ pub fn run_pair_scheduled(
         }
         pieces
     };
-    let mut run = PairRun::default();
+    let mut run = PairRun { ids: ids.clone(), ..PairRun::default() };
     let mut body = Vec::new();
     let (mut to_server, mut to_client): (Vec<Vec<u8>>, Vec<Vec<u8>>) = (Vec::new(), Vec::new());
     let (mut client_done, mut server_done) = (false, false);
@@ -100,6 +104,7 @@ pub fn run_pair_scheduled(
                         client.end_body().expect("body wanted");
                     }
                     run.client.push(format!("{event:?}"));
+                    run.events.push(event);
                     progress = true;
                 }
                 Output::StartTls => {
