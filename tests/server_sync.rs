@@ -280,13 +280,7 @@ fn text_after_data_before_the_354_is_refused() {
 
     // In a later read, while the application decides DATA: whenever that decision
     // comes, the body arrived before the 354.
-    let mut session = start(checked());
-    let _ = drain(&mut session);
-    session.handle_input(b"EHLO c.example\r\n");
-    let _ = drain_accepting(&mut session);
-    session.handle_input(&[envelope, b"DATA\r\n"].concat());
-    let drained = drain_accepting_but_data(&mut session);
-    let data = ticket(&drained.events, smtp_sansio::server::TicketKind::Data);
+    let (mut session, data) = data_owed(envelope);
     session.handle_input(b"Subject: hi\r\n");
     let drained = drain(&mut session);
     assert_eq!(drained.sent, OUT_OF_STEP, "the 354 never goes out");
@@ -294,13 +288,8 @@ fn text_after_data_before_the_354_is_refused() {
     assert_eq!(session.accept(data), Err(smtp_sansio::DecisionError::Closed));
 
     // After the decision, before the 354 is handed out.
-    let mut session = start(checked());
-    let _ = drain(&mut session);
-    session.handle_input(b"EHLO c.example\r\n");
-    let _ = drain_accepting(&mut session);
-    session.handle_input(&[envelope, b"DATA\r\n"].concat());
-    let drained = drain_accepting_but_data(&mut session);
-    session.accept(ticket(&drained.events, smtp_sansio::server::TicketKind::Data)).unwrap();
+    let (mut session, data) = data_owed(envelope);
+    session.accept(data).unwrap();
     session.handle_input(b"Subject: hi\r\n");
     let drained = drain(&mut session);
     // The 354 was decided and queued: it goes, and the 554 ends the session before a
@@ -314,6 +303,18 @@ fn text_after_data_before_the_354_is_refused() {
     off.sync_checks.early_body = false;
     let (sent, _, _) = after_greeting(&off, &[b"EHLO c.example\r\n", &read]);
     assert!(sent.ends_with("354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Message accepted\r\n"), "{sent}");
+}
+
+/// A session that greeted, took `envelope` and `DATA`, and waits for DATA's decision.
+fn data_owed(envelope: &[u8]) -> (ServerSession, smtp_sansio::server::Ticket) {
+    let mut session = start(checked());
+    let _ = drain(&mut session);
+    session.handle_input(b"EHLO c.example\r\n");
+    let _ = drain_accepting(&mut session);
+    session.handle_input(&[envelope, b"DATA\r\n"].concat());
+    let drained = drain_accepting_but_data(&mut session);
+    let data = ticket(&drained.events, smtp_sansio::server::TicketKind::Data);
+    (session, data)
 }
 
 /// Drains, accepting every ticket but DATA's.
