@@ -105,6 +105,12 @@ impl LineFramer {
         self.max_line = max_line.max(3);
     }
 
+    /// Whether the framer is in the middle of a line too long to keep, dropping its
+    /// bytes until the LF: the line has begun, though nothing of it is held.
+    pub(crate) fn dropping(&self) -> bool {
+        self.poisoned
+    }
+
     /// Forgets what the framer learnt about the buffer: call it whenever the buffer was
     /// consumed by something else (a message body, a TLS handshake), so that the next
     /// line is searched from its start.

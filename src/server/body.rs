@@ -51,6 +51,9 @@ impl ServerSession {
             Some(Decoded::End) => {
                 let refused = body.refused;
                 self.enter(Phase::Commands);
+                if self.body_ended_out_of_step() {
+                    return Step::Progress;
+                }
                 match refused {
                     Some(Refusal { reason, replies }) => {
                         let reply = match reason {
@@ -84,6 +87,9 @@ impl ServerSession {
         }
         let (last, size, refused) = (body.last, body.size, body.refused);
         self.enter(Phase::Commands);
+        if self.body_ended_out_of_step() {
+            return Step::Progress;
+        }
         let too_big = self.transaction.as_ref().is_some_and(|t| t.refused.is_some());
         match refused {
             Some(reply) => self.error(reply),
@@ -108,6 +114,22 @@ impl ServerSession {
             }
         }
         Step::Progress
+    }
+
+    /// A body (or a `BDAT` chunk) ended: a client not offered PIPELINING waits for its
+    /// reply before it sends more ([`SyncChecks::unoffered_pipelining`](super::SyncChecks::unoffered_pipelining)).
+    /// One that sent more already is answered `554 5.5.0` instead, and its message is
+    /// never handed over: `true`.
+    fn body_ended_out_of_step(&mut self) -> bool {
+        if !self.shared.config.sync_checks.unoffered_pipelining || self.pipelining_offered() {
+            return false;
+        }
+        if self.input.is_empty() {
+            self.awaiting = Some(super::session::Awaited::Reply);
+            return false;
+        }
+        self.out_of_step();
+        true
     }
 
     /// How many replies the end of the current message gets: one, or in LMTP one per

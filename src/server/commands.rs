@@ -7,7 +7,6 @@ use super::envelope::{MailCommand, RcptCommand};
 use super::event::AuthTicket;
 use super::event::{AbortReason, ServerEvent};
 use super::session::{AuthExchange, BdatBody, Hello, Kind, Phase, ServerSession, Step};
-use crate::error::ParseError;
 use crate::framing::{BdatReader, Framed};
 use crate::sasl::{self, Mechanism};
 use crate::wire::{
@@ -140,9 +139,8 @@ impl ServerSession {
         let parsed = Command::parse(line, &self.options);
         // XCLIENT and XFORWARD from a peer not trusted with them are refused whatever
         // they say, and change nothing (Postfix's XCLIENT_README: 550 5.7.0).
-        if !self.trusted_proxy
-            && matches!(parsed, Ok(Command::Xclient { .. } | Command::Xforward { .. }) | Err(ParseError::Attribute(_)))
-        {
+        // Decided by the verb, before anything of the arguments shows in a reply.
+        if !self.trusted_proxy && is_proxy_verb(line) {
             self.error(canned::PROXY_NOT_TRUSTED);
             return None;
         }
@@ -218,7 +216,7 @@ impl ServerSession {
     /// ([`SyncChecks`](super::SyncChecks)).
     fn must_wait(&self, command: &Command<'_>) -> bool {
         let checks = self.shared.config.sync_checks;
-        let pipelining = self.shared.config.pipelining && self.hello == Hello::Ehlo;
+        let pipelining = self.pipelining_offered();
         match command {
             Command::Helo { .. } | Command::Ehlo { .. } | Command::Lhlo { .. } => checks.group_end,
             // XCLIENT: the client waits for the new greeting.
@@ -228,6 +226,11 @@ impl ServerSession {
             Command::Bdat { .. } => false,
             _ => checks.unoffered_pipelining && !pipelining,
         }
+    }
+
+    /// Whether the client was offered PIPELINING: configured, and it said `EHLO`.
+    pub(super) fn pipelining_offered(&self) -> bool {
+        self.shared.config.pipelining && self.hello == Hello::Ehlo
     }
 
     /// Hands an accepted `MAIL` or `RCPT` to the application, with its line.
@@ -722,7 +725,9 @@ impl ServerSession {
                 };
                 self.consume(consumed);
                 match message {
-                    None => self.reply(canned::AUTH_CANCELLED),
+                    // A cancelled exchange counts as an error: a loop of them would
+                    // otherwise hold the connection for free.
+                    None => self.error(canned::AUTH_CANCELLED),
                     Some(None) => self.error(canned::BAD_BASE64),
                     Some(Some(message)) => self.sasl_message(exchange, &message),
                 }
@@ -767,6 +772,12 @@ impl Head {
 
 fn starts_with_ignore_case(line: &[u8], prefix: &[u8]) -> bool {
     line.get(..prefix.len()).is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+}
+
+/// Whether a line is `XCLIENT` or `XFORWARD`, whatever follows the verb.
+fn is_proxy_verb(line: &[u8]) -> bool {
+    let verb = line.split(|&b| b == b' ').next().unwrap_or_default();
+    verb.eq_ignore_ascii_case(b"XCLIENT") || verb.eq_ignore_ascii_case(b"XFORWARD")
 }
 
 /// A header field line (`Subject: hi`): a name of letters, digits and hyphens, then a

@@ -146,6 +146,14 @@ pub struct ServerSession {
     pub(super) told_no_input: Option<u32>,
 }
 
+/// A refusal at the greeting waiting for the PROXY header: its encoded reply, and
+/// whether it is a `421` (which closes at once).
+#[derive(Debug, Clone)]
+pub(super) struct Refusing {
+    reply: bytes::Bytes,
+    closes: bool,
+}
+
 /// The reply the client must wait for ([`ServerSession::awaiting`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Awaited {
@@ -159,8 +167,12 @@ pub(super) enum Awaited {
 /// What the session is reading now.
 #[derive(Debug)]
 pub(super) enum Phase {
-    /// [`ServerConfig::proxy_protocol`]: reading the PROXY header, before anything else.
-    Proxy(ProxyVersions),
+    /// [`ServerConfig::proxy_protocol`]: reading the PROXY header, before anything else;
+    /// then the greeting, or this refusal ([`ServerSession::refusing`]).
+    Proxy {
+        versions: ProxyVersions,
+        refusal: Option<Refusing>,
+    },
     /// [`ServerConfig::greet_delay`]: waiting before the greeting.
     GreetDelay(core::time::Duration),
     Commands,
@@ -337,13 +349,17 @@ impl ServerSession {
         let shared = server.shared.clone();
         let mut session = Self::starting(shared);
         match session.shared.config.proxy_protocol {
-            Some(versions) => session.phase = Phase::Proxy(versions),
+            Some(versions) => session.phase = Phase::Proxy { versions, refusal: None },
             None => session.greet(),
         }
-        if session.shared.config.sync_checks.before_greeting {
-            session.awaiting = Some(Awaited::Greeting);
-        }
+        session.awaiting = Some(Awaited::Greeting);
         session
+    }
+
+    /// Whether input now comes before the greeting, and that is checked
+    /// ([`SyncChecks::before_greeting`](super::SyncChecks::before_greeting)).
+    fn greeting_checked(&self) -> bool {
+        self.awaiting == Some(Awaited::Greeting) && self.shared.config.sync_checks.before_greeting
     }
 
     /// Greets the client, or starts the wait before the greeting.
@@ -366,8 +382,15 @@ impl ServerSession {
             Ok(ProxyParse::Complete { header, consumed }) => {
                 self.consume(consumed);
                 self.events.push_back(ServerEvent::Proxied(alloc::boxed::Box::new(header)));
-                self.greet();
-                if !self.input.is_empty() && self.awaiting == Some(Awaited::Greeting) {
+                let refusal = match &mut self.phase {
+                    Phase::Proxy { refusal, .. } => refusal.take(),
+                    _ => None,
+                };
+                match refusal {
+                    Some(Refusing { reply, closes }) => self.refuse_now(&reply, closes),
+                    None => self.greet(),
+                }
+                if !self.input.is_empty() && self.greeting_checked() {
                     self.out_of_step();
                 }
                 Step::Progress
@@ -386,7 +409,11 @@ impl ServerSession {
     /// `reply` instead of `220`, usually `554` with text that helps the sender's
     /// postmaster. The session then waits for `QUIT`, answering every other command
     /// `503 5.5.1`. A `421` reply closes at once instead. Any other code than 421 or
-    /// 5xx is [`DecisionError::WrongCode`].
+    /// 5xx is [`DecisionError::WrongCode`]. Behind the PROXY protocol
+    /// ([`ServerConfig::proxy_protocol`]) the refusal waits for the balancer's header,
+    /// before which nothing is said. (To refuse by the address the header gives, start
+    /// with [`new`](Self::new) and [`close_with`](Self::close_with) a `554` on
+    /// [`ServerEvent::Proxied`]: it takes the greeting's place.)
     ///
     /// ```
     /// use smtp_sansio::server::{ServerConfig, ServerSession};
@@ -409,12 +436,29 @@ impl ServerSession {
             return Err(DecisionError::WrongCode);
         }
         let mut session = Self::starting(server.shared.clone());
-        reply.encode(&mut session.out).map_err(DecisionError::Encode)?;
+        let mut encoded = BytesMut::new();
+        reply.encode(&mut encoded).map_err(DecisionError::Encode)?;
         session.hello = Hello::Refused;
-        if code == 421 {
-            session.enter(Phase::Closing);
+        match session.shared.config.proxy_protocol {
+            // Behind a balancer nothing is said before its header (the PROXY protocol
+            // specification, section 2): the refusal waits for it.
+            Some(versions) => {
+                let refusal = Refusing { reply: encoded.freeze(), closes: code == 421 };
+                session.phase = Phase::Proxy { versions, refusal: Some(refusal) };
+            }
+            None => session.refuse_now(&encoded, code == 421),
         }
         Ok(session)
+    }
+
+    /// Sends a refusal in place of the greeting.
+    fn refuse_now(&mut self, encoded: &[u8], closes: bool) {
+        self.out.extend_from_slice(encoded);
+        self.flush = true;
+        match closes {
+            true => self.enter(Phase::Closing),
+            false => self.enter(Phase::Commands),
+        }
     }
 
     fn starting(shared: Arc<Shared>) -> Self {
@@ -487,11 +531,12 @@ impl ServerSession {
         let flood = self
             .told_no_input
             .is_some_and(|before| self.input.len().saturating_add(len) > (before as usize).saturating_add(cap));
+        let early = len > 0 && (self.awaiting == Some(Awaited::Reply) || self.greeting_checked());
         match &mut self.phase {
             Phase::Closing | Phase::Closed => false,
             // The PROXY header comes before the greeting by design.
-            Phase::Proxy(_) => true,
-            _ if self.awaiting.is_some() && len > 0 => {
+            Phase::Proxy { .. } => true,
+            _ if early => {
                 self.out_of_step();
                 false
             }
@@ -525,13 +570,18 @@ impl ServerSession {
             return;
         }
         if let Phase::GreetDelay(_) = self.phase {
+            if self.eof {
+                // The client left during the delay: it is not greeted.
+                self.enter(Phase::Closed);
+                return;
+            }
             // The delay is over, and the client kept quiet: greet it.
             self.out.extend_from_slice(&self.shared.greeting);
             self.flush = true;
             self.enter(Phase::Commands);
             return;
         }
-        if let Phase::Proxy(_) = self.phase {
+        if let Phase::Proxy { .. } = self.phase {
             // No header in time: nothing was said, and nothing is.
             self.enter(Phase::Closed);
             return;
@@ -610,9 +660,6 @@ impl ServerSession {
     /// `554 5.5.0`, and close. Before the greeting went out, the `554` takes its place
     /// (RFC 5321 section 3.1).
     pub(super) fn out_of_step(&mut self) {
-        if self.awaiting.take() == Some(Awaited::Greeting) {
-            self.out.clear();
-        }
         let mut encoded = BytesMut::new();
         canned::OUT_OF_STEP.write(&mut encoded, self.shared.config.enhanced_status_codes);
         self.close_now(&encoded, AbortReason::OutOfStep);
@@ -622,7 +669,24 @@ impl ServerSession {
     /// yet made are dropped.
     fn close_now(&mut self, encoded: &[u8], reason: AbortReason) {
         self.abort_transaction(reason);
+        // Nothing was handed out yet: this reply takes the greeting's place (RFC 5321
+        // section 3.1).
+        if self.awaiting.take() == Some(Awaited::Greeting) {
+            self.out.clear();
+        }
         match self.phase {
+            // Before the balancer's header nothing is said (the PROXY protocol
+            // specification, section 2), and during the delay before the greeting the
+            // reply is the greeting.
+            Phase::Proxy { .. } => {
+                self.enter(Phase::Closed);
+                return;
+            }
+            // The `220` to STARTTLS went out already: the peer speaks TLS now.
+            Phase::StartTls { .. } if self.out.is_empty() => {
+                self.enter(Phase::Closed);
+                return;
+            }
             // The peer speaks TLS now: no plaintext reply can follow the `220`.
             Phase::Handshake { .. } => {
                 self.enter(Phase::Closed);
@@ -757,11 +821,12 @@ impl ServerSession {
         match self.phase {
             Phase::Data(_) | Phase::Bdat(_) => Wait::new(timeouts.data_block),
             // The PROXY header must arrive whole within its own deadline.
-            Phase::Proxy(_) => match core::mem::replace(&mut self.line_deadline, true) {
+            Phase::Proxy { .. } => match core::mem::replace(&mut self.line_deadline, true) {
                 true => Wait::continuing(timeouts.proxy_header),
                 false => Wait::new(timeouts.proxy_header),
             },
-            Phase::Commands | Phase::Auth(_) if !self.input.is_empty() => {
+            // Part of a line is in, or a line too long to keep is being dropped.
+            Phase::Commands | Phase::Auth(_) if !self.input.is_empty() || self.framer.dropping() => {
                 let started = core::mem::replace(&mut self.line_deadline, true);
                 match started {
                     true => Wait::continuing(timeouts.command_line),
@@ -775,7 +840,7 @@ impl ServerSession {
     /// One piece of work on the input.
     fn step(&mut self) -> Step {
         let step = match self.phase {
-            Phase::Proxy(versions) => self.proxy_step(versions),
+            Phase::Proxy { versions, .. } => self.proxy_step(versions),
             Phase::Commands => self.next_command(),
             Phase::Data(_) => self.data_step(),
             Phase::Bdat(_) => self.bdat_step(),
