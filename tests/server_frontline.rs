@@ -135,3 +135,24 @@ fn limits_are_advertised_and_enforced() {
     let quiet = support::server::run(&support::server::config(), b"EHLO c\r\nQUIT\r\n", &accept_all);
     assert!(!quiet.sent.contains("LIMITS"), "{}", quiet.sent);
 }
+
+// Postfix's smtpd_junk_command_limit: past `max_junk_commands` commands that move no
+// mail, each counts as an error, so a NOOP loop cannot hold a connection for ever; an
+// accepted message starts the count again.
+#[test]
+fn junk_commands_past_the_limit_count_as_errors() {
+    let mut limited = config();
+    limited.max_junk_commands = 4;
+    limited.max_errors = 3;
+    let noops = "NOOP\r\n".repeat(10);
+    let looped = run(&limited, format!("EHLO c\r\n{noops}").as_bytes(), &accept_all);
+    let oks = looped.sent.matches("250 2.0.0 OK\r\n").count();
+    assert_eq!(oks, 4 + 2, "four free, two counted, the third error closes: {}", looped.sent);
+    assert!(looped.sent.ends_with("421 4.7.0 Too many errors, closing connection\r\n"), "{}", looped.sent);
+    assert!(looped.closed);
+
+    let message = "MAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nhi\r\n.\r\n";
+    let busy = format!("EHLO c\r\n{}{message}{}QUIT\r\n", "RSET\r\n".repeat(4), "RSET\r\n".repeat(4));
+    let busy = run(&limited, busy.as_bytes(), &accept_all);
+    assert!(busy.sent.ends_with("221 2.0.0 Bye\r\n"), "the message started the count again: {}", busy.sent);
+}

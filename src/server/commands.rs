@@ -259,6 +259,20 @@ impl ServerSession {
 
     /// Runs a command other than `MAIL` and `RCPT`.
     fn command(&mut self, command: Command<'_>) {
+        let junk = matches!(
+            command,
+            Command::Noop { .. } | Command::Rset | Command::Vrfy { .. } | Command::Expn { .. } | Command::Help { .. }
+        );
+        if junk {
+            self.junk = self.junk.saturating_add(1);
+            if self.junk > self.shared.config.max_junk_commands {
+                // Answered as usual, and counted as an error: enough of them close.
+                self.count_error();
+                if matches!(self.phase, Phase::Closing) {
+                    return;
+                }
+            }
+        }
         match command {
             Command::Helo { host } => self.hello(host, Hello::Helo, false),
             Command::Ehlo { host } => self.hello(host, Hello::Ehlo, false),

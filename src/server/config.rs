@@ -162,6 +162,11 @@ pub struct ServerConfig {
     pub bare_line_endings: BareLineEndingPolicy,
     /// What to do with a command line ended by a bare LF.
     pub command_bare_lf: CommandBareLf,
+    /// Commands that move no mail (`NOOP`, `RSET`, `VRFY`, `EXPN`, `HELP`) a client may
+    /// send before each further one counts as an error (Postfix's
+    /// `smtpd_junk_command_limit`): a client cannot hold a connection for ever with
+    /// them. The count starts again with each message accepted. 100 by default.
+    pub max_junk_commands: u32,
     /// `AUTH` attempts the application refuses on one connection before the session
     /// answers `421 4.7.0` and closes (a brute-force brake); 3 by default.
     pub max_auth_failures: u32,
@@ -238,6 +243,7 @@ impl ServerConfig {
             bare_line_endings: BareLineEndingPolicy::default(),
             command_bare_lf: CommandBareLf::default(),
             max_auth_failures: 3,
+            max_junk_commands: 100,
             timeouts: ServerTimeouts::default(),
             sync_checks: SyncChecks::ALL,
             greet_delay: None,

@@ -285,6 +285,8 @@ impl ServerSession {
                 };
                 self.enter(Phase::Data(super::session::DataBody { decoder, received: 0, refused: None }));
             }
+            // A message went through: the client is doing real work.
+            Kind::MessageEnd | Kind::Delivery if accept => self.junk = 0,
             Kind::Auth if accept => self.authenticated = true,
             // A brake on guessing passwords: after this many refusals, 421 and close.
             Kind::Auth => {

@@ -127,6 +127,9 @@ pub struct ServerSession {
     pub(super) errors: u32,
     /// `AUTH` attempts the application refused.
     pub(super) auth_failures: u32,
+    /// Commands that moved no mail since the last message accepted
+    /// ([`ServerConfig::max_junk_commands`]).
+    pub(super) junk: u32,
     /// `MAIL` commands handed to the application (RFC 9422's `MAILMAX` counts them).
     pub(super) mails: u32,
     pub(super) eof: bool,
@@ -488,6 +491,7 @@ impl ServerSession {
             transaction: None,
             errors: 0,
             auth_failures: 0,
+            junk: 0,
             mails: 0,
             eof: false,
             trusted_proxy: false,
