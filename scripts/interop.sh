@@ -440,8 +440,16 @@ xclient_case() {
 check "swaks --xclient-addr -> tokio_server --xclient 127.0.0.1/32 (Received names the client)" xclient_case
 
 xclient_refused_case() {
-    local maildir="$work/md-xclient-refused-$RANDOM"
+    local maildir="$work/md-xclient-refused-$RANDOM" out
     start_server tokio_server "$maildir" --no-fsync --xclient 10.0.0.0/8 || return 1
+    # swaks is not offered XCLIENT here, says so, and sends nothing.
+    if out=$(swaks --server "127.0.0.1:$port" --xclient-addr 192.0.2.7 --xclient-no-verify \
+        --from a@example.net --to b@example.org --data "$body" 2>&1); then
+        echo "$out"
+        return 1
+    fi
+    echo "$out" | grep -q 'did not advertise XCLIENT' || { echo "$out"; return 1; }
+    [ "$(count_messages "$maildir")" -eq 0 ] || return 1
     # swaks will not send XCLIENT to a server that does not offer it: smtplib does.
     python3 - "$port" <<'PY' || return 1
 import smtplib, sys
@@ -456,7 +464,8 @@ PY
     [ "$(count_messages "$maildir")" -eq 1 ] || return 1
     ! grep -q '192\.0\.2\.7' "$maildir"/new/*
 }
-check "smtplib XCLIENT -> tokio_server not trusting it: 550 5.7.0, the client stays itself" xclient_refused_case
+check "swaks and smtplib XCLIENT -> tokio_server not trusting them: not offered, 550 5.7.0, the client stays itself" \
+    xclient_refused_case
 
 echo
 echo "$passed passed, $failed failed"
