@@ -2,7 +2,7 @@
 
 use alloc::vec::Vec;
 
-use crate::wire::{Capabilities, ForwardPath, MailParameters, RcptParameters, Reply, ReversePath};
+use crate::wire::{Capabilities, ClientAttributes, ForwardPath, MailParameters, RcptParameters, Reply, ReversePath};
 
 /// Names a message the application enqueued with
 /// [`ClientSession::send`](super::ClientSession::send).
@@ -24,13 +24,32 @@ pub struct Envelope {
     /// for a server without `DSN`). Events name a recipient by its index here, also when
     /// the server's `LIMITS` split the message into several transactions.
     pub recipients: Vec<(ForwardPath<'static>, RcptParameters<'static>)>,
+    /// The original client's attributes for this message, for a content filter or proxy
+    /// that hands mail on (Postfix's XFORWARD_README): sent with `XFORWARD` before the
+    /// message's `MAIL` (before each `MAIL` of a message the server's `LIMITS` split)
+    /// when the server's `EHLO` reply offers `XFORWARD`; with PIPELINING in the same
+    /// group as `MAIL` (`DATA` then waits for the group's replies, so that a refused
+    /// `XFORWARD` never meets a `354`), otherwise each line after the reply to the one
+    /// before.
+    ///
+    /// Only the attributes the server lists in its `XFORWARD` keyword are sent, the
+    /// others are left out, as Postfix's `smtp` client does (`XFORWARD NAME ADDR` gets
+    /// `NAME` and `ADDR` and nothing else; an `XFORWARD` keyword that lists none gets
+    /// nothing); attributes `XFORWARD` does not define (`LOGIN`, `REVERSE_NAME`,
+    /// `DESTADDR`, `DESTPORT`) never go. Without an `XFORWARD` offer nothing is sent and
+    /// the message goes as usual. A refusal fails the message
+    /// ([`Failure::Rejected`] with [`Stage::Xforward`]); attributes that would be sent
+    /// but cannot be encoded fail it before anything goes
+    /// ([`LocalFailure::Encoding`]). `None` ([`Envelope::new`]'s): no `XFORWARD`.
+    pub xforward: Option<ClientAttributes>,
 }
 
 impl Envelope {
-    /// An envelope from `from` to `recipients`, with no parameters.
+    /// An envelope from `from` to `recipients`, with no parameters and no `XFORWARD`
+    /// attributes.
     pub fn new(from: ReversePath<'static>, recipients: impl IntoIterator<Item = ForwardPath<'static>>) -> Self {
         let recipients = recipients.into_iter().map(|to| (to, RcptParameters::default())).collect();
-        Self { from, params: MailParameters::default(), recipients }
+        Self { from, params: MailParameters::default(), recipients, xforward: None }
     }
 
     /// Declares what `body` needs: its size (for `SIZE`), and `BODY=8BITMIME` if it has
@@ -276,6 +295,11 @@ pub enum Stage {
     Chunk,
     /// The end of the body: the reply after the final `.`, or to `BDAT ... LAST`.
     EndOfData,
+    /// An `XFORWARD` line sent before `MAIL` with the attributes of
+    /// [`Envelope::xforward`] (Postfix's XFORWARD_README): the message goes no further;
+    /// the replies still owed for what was pipelined with it are read, and `RSET`
+    /// precedes the next message.
+    Xforward,
 }
 
 /// Why the client refused to send a message.
@@ -298,7 +322,9 @@ pub enum LocalFailure {
     NotOffered(&'static str),
     /// No recipients.
     NoRecipients,
-    /// A command could not be encoded (an argument with a control character).
+    /// A command could not be encoded: an argument with a control character, or
+    /// [`Envelope::xforward`] attributes the `XFORWARD` grammar refuses (see
+    /// [`ClientAttributes::encode`]).
     Encoding,
 }
 

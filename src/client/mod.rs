@@ -7,7 +7,10 @@
 //! the application pushes it. It keeps to the server's `LIMITS` (RFC 9422): a message
 //! for more recipients or domains than one transaction may have goes in several, and
 //! once `MAILMAX` transactions went, what is left fails with
-//! [`Failure::Reconnect`]. Every outcome is an event: each recipient, each message
+//! [`Failure::Reconnect`]. A content filter or proxy names the original client with
+//! Postfix's `XCLIENT` ([`ClientSession::xclient`], once per session) or `XFORWARD`
+//! ([`Envelope::xforward`], before each message's `MAIL`). Every outcome is an event:
+//! each recipient, each message
 //! (accepted with the server's reply, or failed, transient or permanent), and the end
 //! of the session.
 

@@ -169,6 +169,8 @@ pub(super) enum Expect {
     StartTls,
     /// The new greeting after an `XCLIENT`.
     Xclient,
+    /// The reply to an `XFORWARD` line sent before a message's `MAIL`.
+    Xforward,
     /// A reply to `AUTH` or to one of the client's SASL messages.
     Auth(Mechanism, AuthStep),
     Mail,
@@ -187,7 +189,7 @@ pub(super) enum Expect {
 impl Expect {
     /// Whether this is a reply to a command of the message in progress.
     pub(super) fn is_transaction(self) -> bool {
-        matches!(self, Self::Mail | Self::Rcpt(_) | Self::Data | Self::Chunk | Self::End(_))
+        matches!(self, Self::Xforward | Self::Mail | Self::Rcpt(_) | Self::Data | Self::Chunk | Self::End(_))
     }
 }
 
@@ -260,14 +262,7 @@ impl ClientSession {
     /// does not offer `XCLIENT`, or refuses it, ends the session
     /// ([`CloseReason::XclientRefused`]): a proxy must not pass mail on as itself.
     pub fn xclient(&mut self, attributes: &ClientAttributes) -> Result<(), crate::EncodeError> {
-        let mut lines = BytesMut::new();
-        attributes.encode(AttributeCommand::Xclient, &mut lines)?;
-        let mut lines = lines.freeze();
-        let mut queue = VecDeque::new();
-        while let Some(end) = memchr::memmem::find(&lines, b"\r\n") {
-            queue.push_back(lines.split_to(end + 2));
-        }
-        self.xclient = Xclient::Asked(queue);
+        self.xclient = Xclient::Asked(attributes.encode_lines(AttributeCommand::Xclient)?);
         Ok(())
     }
 

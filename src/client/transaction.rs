@@ -1,25 +1,33 @@
-//! Messages: the checks before `MAIL`, the envelope, the body (`DATA` or `BDAT`) and
-//! the outcome, with the transaction's state in one type ([`Stage`]). A message that the
-//! server's `LIMITS` (RFC 9422) split goes in several transactions, one after the other;
-//! its outcome is reported once, when the last is over.
+//! Messages: the checks before `MAIL`, the `XFORWARD` lines (Postfix's XFORWARD_README),
+//! the envelope, the body (`DATA` or `BDAT`) and the outcome, with the transaction's
+//! state in one type ([`Stage`]). A message that the server's `LIMITS` (RFC 9422) split
+//! goes in several transactions, one after the other; its outcome is reported once, when
+//! the last is over.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use super::event::{ClientEvent, Envelope, Failure, LocalFailure, MessageId, Stage as FailedStage};
 use super::parts;
 use super::session::{ClientError, ClientSession, Expect};
 use crate::framing::DataEncoder;
-use crate::wire::{BodyType, Capabilities, Capability, Command, MailParameters, Parameter, RcptParameters, Reply};
+use crate::wire::{
+    AttributeCommand, BodyType, Capabilities, Capability, ClientAttributes, Command, MailParameters, Parameter,
+    RcptParameters, Reply,
+};
 
 /// The message in progress, and its transaction in progress: one, or one after the
 /// other when the server's `LIMITS` split the message (RFC 9422 section 4).
 #[derive(Debug)]
 pub(super) struct Transaction {
     pub(super) id: MessageId,
+    /// The `XFORWARD` lines (CRLF included) that go before each `MAIL` (Postfix's
+    /// XFORWARD_README): the envelope's attributes the server lists; none when it does
+    /// not offer `XFORWARD` or the envelope has none.
+    xforward: VecDeque<Bytes>,
     /// The `MAIL` command, sent again for each transaction.
     mail: Command<'static>,
     /// The `RCPT` commands, in envelope order.
@@ -61,6 +69,9 @@ enum Stage {
     /// The next transaction of the message goes once the session is free (after `RSET`
     /// when the one before failed): its `MAIL` has not gone.
     Next,
+    /// Without PIPELINING, the `XFORWARD` lines before this position went, each after the
+    /// reply to the one before; the others, then `MAIL`, go once the reply is in.
+    Xforward { next_line: usize },
     /// `MAIL` went; the `RCPT`s from this position in the transaction's recipients on
     /// have not (without PIPELINING they go one at a time, each after the reply before).
     Envelope { next_rcpt: usize },
@@ -208,13 +219,14 @@ impl ClientSession {
             .map(|(to, params)| Command::Rcpt { to: to.clone(), params: rcpt_parameters(params, caps) })
             .collect();
         let mail = Command::Mail { from: envelope.from.clone(), params };
+        let xforward = xforward_lines(envelope.xforward.as_ref(), caps);
         // Every command is tried once here, so that none fails to encode later.
         let mut scratch = BytesMut::new();
         let encoded = core::iter::once(&mail).chain(&rcpts).all(|command| command.encode(&mut scratch).is_ok());
-        if !encoded {
+        let Some(xforward) = xforward.filter(|_| encoded) else {
             self.events.push_back(ClientEvent::Failed { message: id, failure: Failure::Local(LocalFailure::Encoding) });
             return;
-        }
+        };
         let raw = !self.client.config.normalize_line_endings;
         let encoder = match () {
             // BINARYMIME is sent as it is; other bodies get CRLF line endings (RFC 5321
@@ -227,6 +239,7 @@ impl ClientSession {
         let parts: VecDeque<Vec<usize>> = parts::plan(envelope.recipients.iter().map(|(to, _)| to), self.limits).into();
         self.current = Some(Transaction {
             id,
+            xforward,
             mail,
             rcpts,
             planned: parts.len(),
@@ -246,15 +259,49 @@ impl ClientSession {
         self.send_part();
     }
 
-    /// Sends the next transaction of the message in progress: `MAIL`, and with
-    /// PIPELINING every `RCPT` (and `DATA`) in the same group (RFC 2920 section 3.1).
+    /// Sends the next transaction of the message in progress: its `XFORWARD` lines and
+    /// `MAIL`, and with PIPELINING every `RCPT` (and `DATA`) in the same group (RFC 2920
+    /// section 3.1). Without PIPELINING, the first `XFORWARD` line alone, or `MAIL`.
     pub(super) fn send_part(&mut self) {
         let Some(transaction) = self.current.as_mut() else { return };
         let Some(part) = transaction.parts.pop_front() else { return };
-        let before = self.out.len();
+        transaction.part = part;
+        transaction.accepted.clear();
+        transaction.encoder = transaction.fresh.clone();
+        transaction.waiting.clear();
+        let rollback = (self.out.len(), self.expected.len());
+        // Postfix's XFORWARD_README: XFORWARD outside a transaction, so before MAIL; it
+        // "may be pipelined when the server supports ESMTP command pipelining".
+        match transaction.xforward.front() {
+            Some(line) if !transaction.pipelining => {
+                let line = line.clone();
+                transaction.stage = Stage::Xforward { next_line: 1 };
+                self.out.put_slice(&line);
+                self.expected.push_back(Expect::Xforward);
+            }
+            _ => {
+                for line in &transaction.xforward {
+                    self.out.put_slice(line);
+                    self.expected.push_back(Expect::Xforward);
+                }
+                self.send_mail(rollback);
+            }
+        }
+    }
+
+    /// Sends the `MAIL` of the transaction in progress, and with PIPELINING every `RCPT`
+    /// in the same group, and `DATA` unless the body goes in `BDAT` chunks or `XFORWARD`
+    /// went with them. (The server takes `MAIL` after a refused `XFORWARD`: a `354` to a
+    /// pipelined `DATA` could then only be answered by an empty message or a dropped
+    /// connection, so `DATA` waits for the replies before it.) `rollback`: what the
+    /// output and the replies awaited were before the transaction's first command, to
+    /// go back to if `MAIL` does not encode.
+    fn send_mail(&mut self, rollback: (usize, usize)) {
+        let Some(transaction) = self.current.as_mut() else { return };
         // Each command encoded when the message started.
         if transaction.mail.encode(&mut self.out).is_err() {
-            self.out.truncate(before);
+            self.out.truncate(rollback.0);
+            self.expected.truncate(rollback.1);
             if let Some(transaction) = self.current.take() {
                 self.events.push_back(transaction.failed(Failure::Local(LocalFailure::Encoding)));
             }
@@ -263,10 +310,6 @@ impl ClientSession {
         // RFC 9422 MAILMAX counts every MAIL, whatever its reply.
         self.mails = self.mails.saturating_add(1);
         self.expected.push_back(Expect::Mail);
-        transaction.part = part;
-        transaction.accepted.clear();
-        transaction.encoder = transaction.fresh.clone();
-        transaction.waiting.clear();
         transaction.stage = Stage::Envelope { next_rcpt: 0 };
         if transaction.pipelining {
             for &index in &transaction.part {
@@ -278,7 +321,7 @@ impl ClientSession {
                 }
             }
             transaction.stage = Stage::Envelope { next_rcpt: transaction.part.len() };
-            if !transaction.bdat {
+            if !transaction.bdat && transaction.xforward.is_empty() {
                 self.out.put_slice(b"DATA\r\n");
                 self.expected.push_back(Expect::Data);
                 transaction.stage = Stage::Data;
@@ -292,6 +335,11 @@ impl ClientSession {
         let id = transaction.id;
         let code = reply.code();
         match expect {
+            // Postfix's XFORWARD_README: 250 is success (read by class, as every reply);
+            // anything else refuses it.
+            Expect::Xforward if !code.is_positive() => {
+                transaction.fail(Failure::Rejected { stage: FailedStage::Xforward, reply });
+            }
             Expect::Mail if !code.is_positive() => {
                 transaction.fail(Failure::Rejected { stage: FailedStage::Mail, reply });
             }
@@ -362,6 +410,16 @@ impl ClientSession {
         let Some(transaction) = self.current.as_mut() else { return };
         match &mut transaction.stage {
             _ if in_flight => {}
+            // Without PIPELINING: the next XFORWARD line, or once they are all answered,
+            // MAIL.
+            Stage::Xforward { next_line } => {
+                let line = transaction.xforward.get(*next_line).cloned();
+                *next_line += 1;
+                match line {
+                    Some(line) => self.command_line(&line, Expect::Xforward),
+                    None => self.send_mail((self.out.len(), self.expected.len())),
+                }
+            }
             Stage::Envelope { next_rcpt } if *next_rcpt < transaction.part.len() => {
                 let position = *next_rcpt;
                 *next_rcpt += 1;
@@ -517,6 +575,30 @@ fn bdat_frame(chunk: BytesMut, last: bool, expects: Vec<Expect>) -> Frame {
     let _ = write!(bytes, "BDAT {}{}\r\n", chunk.len(), if last { " LAST" } else { "" });
     bytes.unsplit(chunk);
     Frame { bytes, expects }
+}
+
+/// The `XFORWARD` lines to send before each `MAIL` of a message: the attributes the
+/// server lists in its `XFORWARD` keyword (Postfix's `smtp` client sends no others), none
+/// when it does not offer `XFORWARD`, lists no attribute of the envelope's, or the
+/// envelope has none. `None` when attributes to send do not encode.
+fn xforward_lines(attributes: Option<&ClientAttributes>, caps: &Capabilities) -> Option<VecDeque<Bytes>> {
+    let Some(attributes) = attributes else { return Some(VecDeque::new()) };
+    // XFORWARD is no typed capability: its names are the parameters of `Other` (every
+    // XFORWARD line's, should a server send more than one).
+    let listed: Vec<alloc::string::String> = caps
+        .iter()
+        .filter_map(|capability| match capability {
+            Capability::Other { keyword, params } if keyword.eq_ignore_ascii_case("XFORWARD") => Some(params),
+            _ => None,
+        })
+        .flatten()
+        .cloned()
+        .collect();
+    let sent = attributes.listed(AttributeCommand::Xforward, &listed);
+    if sent == ClientAttributes::default() {
+        return Some(VecDeque::new());
+    }
+    sent.encode_lines(AttributeCommand::Xforward).ok()
 }
 
 /// The `MAIL` parameters to send: only those of extensions the server offers (RFC 5321

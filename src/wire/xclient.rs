@@ -384,6 +384,36 @@ impl ClientAttributes {
         Ok(())
     }
 
+    /// [`encode`](Self::encode)'s lines, each with its CRLF, one by one: for a client that
+    /// sends them one at a time.
+    pub(crate) fn encode_lines(
+        &self,
+        command: AttributeCommand,
+    ) -> Result<alloc::collections::VecDeque<bytes::Bytes>, EncodeError> {
+        let mut lines = BytesMut::new();
+        self.encode(command, &mut lines)?;
+        let mut lines = lines.freeze();
+        let mut each = alloc::collections::VecDeque::new();
+        // A value holds no CR or LF (it is xtext of printable ASCII): every CRLF ends a line.
+        while let Some(end) = memchr::memmem::find(&lines, b"\r\n") {
+            each.push_back(lines.split_to(end + 2));
+        }
+        Ok(each)
+    }
+
+    /// The attributes `command` defines whose names are in `names` (in any case), the
+    /// others left out: what a client sends to a server whose `EHLO` keyword lists
+    /// `names` (Postfix's `smtp` client sends only the attributes the server lists).
+    pub(crate) fn listed(&self, command: AttributeCommand, names: &[String]) -> Self {
+        let mut kept = Self::default();
+        for name in Key::ALL {
+            if name.defined_in(command) && names.iter().any(|listed| listed.eq_ignore_ascii_case(name.as_str())) {
+                *kept.slot_mut(name) = self.slot(name).cloned();
+            }
+        }
+        kept
+    }
+
     /// Writes ` NAME=value` for each attribute, all on one line, for
     /// [`Command::encode`](crate::Command::encode) and its `Display`.
     pub(crate) fn write_args(&self, command: AttributeCommand, out: &mut BytesMut) -> Result<(), EncodeError> {
