@@ -34,7 +34,8 @@
 //! application's decisions back through the session's methods. It stops in one of
 //! three ways, and each says who it waits for ([`Output`]):
 //!
-//! * [`Output::Wait`]: the peer alone. Read, with that timeout.
+//! * [`Output::Wait`]: the peer alone. Read, until its [`Wait`]'s timer fires
+//!   ([`Wait::deadline`] keeps the timer a half-received command line started).
 //! * [`Output::Pending`]: the application, which owes decisions on tickets it was
 //!   given. No peer timeout runs; reading is allowed (and useful when
 //!   [`Pending::wants_input`]).
@@ -77,7 +78,7 @@
 //!             }
 //!         }
 //!         Output::StartTls => unreachable!("STARTTLS is not offered here"),
-//!         Output::Wait(_timeout) => match reads.pop() {
+//!         Output::Wait(_wait) => match reads.pop() {
 //!             Some(read) => session.handle_input(read), // a read that returned bytes
 //!             None => session.handle_eof(),            // the read returned 0
 //!         },
