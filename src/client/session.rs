@@ -126,8 +126,9 @@ pub(super) enum Xclient {
     /// Not asked for, or done.
     #[default]
     None,
-    /// Asked for: these lines go once the server is greeted (and TLS is up).
-    Asked(VecDeque<bytes::Bytes>),
+    /// Asked for: these attributes go once the server is greeted (and TLS is up),
+    /// those its keyword lists.
+    Asked(alloc::boxed::Box<ClientAttributes>),
     /// Under way: these lines are still to go, each after the greeting the one before
     /// it gets; then `EHLO` again.
     Sending(VecDeque<bytes::Bytes>),
@@ -221,6 +222,13 @@ pub enum ClientError {
     /// was refused): push no more; [`ClientEvent::Failed`] says why.
     #[error("the server refused the message")]
     MessageRefused,
+    /// [`ClientSession::xclient`] once the session is past its greeting: XCLIENT goes
+    /// before the session is ready, or not at all.
+    #[error("XCLIENT can only be asked for before the session is greeted")]
+    XclientTooLate,
+    /// Attributes that cannot go on the wire.
+    #[error("the attributes cannot be encoded: {0}")]
+    Encoding(crate::EncodeError),
 }
 
 impl ClientSession {
@@ -255,14 +263,23 @@ impl ClientSession {
     }
 
     /// For a proxy: tells the server who the real client is (Postfix's XCLIENT_README).
-    /// After `EHLO` (and STARTTLS), the session sends `XCLIENT` with these attributes
-    /// (over several commands if they do not fit one line, `NAME` and `ADDR` last),
-    /// waits for the new greeting each gets, greets again, and only then
-    /// authenticates and sends mail. Call it before the session is ready. A server that
-    /// does not offer `XCLIENT`, or refuses it, ends the session
-    /// ([`CloseReason::XclientRefused`]): a proxy must not pass mail on as itself.
-    pub fn xclient(&mut self, attributes: &ClientAttributes) -> Result<(), crate::EncodeError> {
-        self.xclient = Xclient::Asked(attributes.encode_lines(AttributeCommand::Xclient)?);
+    /// After `EHLO` (and STARTTLS), the session sends `XCLIENT` with these attributes,
+    /// those the server's `XCLIENT` keyword lists (over several commands if they do not
+    /// fit one line, `NAME` and `ADDR` last), waits for the new greeting each gets,
+    /// greets again, and only then authenticates and sends mail. A server that does not
+    /// offer `XCLIENT`, does not list `ADDR` when it is given, or refuses it, ends the
+    /// session ([`CloseReason::XclientRefused`]): a proxy must not pass mail on as
+    /// itself.
+    ///
+    /// Call it before the session is greeted (right after [`new`](Self::new)): later it
+    /// is [`ClientError::XclientTooLate`]. Attributes that cannot be encoded are
+    /// [`ClientError::Encoding`].
+    pub fn xclient(&mut self, attributes: &ClientAttributes) -> Result<(), ClientError> {
+        if self.phase != Phase::Setup || !matches!(self.expected.front(), Some(Expect::Greeting)) {
+            return Err(ClientError::XclientTooLate);
+        }
+        attributes.encode_lines(AttributeCommand::Xclient).map_err(ClientError::Encoding)?;
+        self.xclient = Xclient::Asked(alloc::boxed::Box::new(attributes.clone()));
         Ok(())
     }
 

@@ -1,5 +1,6 @@
 //! Setting a client session up: the greeting, `EHLO` (or `HELO`), STARTTLS and AUTH.
 
+use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -9,7 +10,9 @@ use super::config::{ClientCredentials, TlsPolicy, mechanism_fits};
 use super::event::{ClientEvent, CloseReason};
 use super::session::{AuthStep, ClientSession, Expect, Phase, Xclient};
 use crate::sasl::{Mechanism, decode_base64, encode_base64};
-use crate::wire::{Capabilities, Capability, Command, Host, InitialResponse, Limits, Reply};
+use crate::wire::{
+    AttributeCommand, Capabilities, Capability, ClientAttributes, Command, Host, InitialResponse, Limits, Reply,
+};
 
 /// The longest command line (RFC 5321 section 4.5.3.1.4; RFC 4954 section 4 asks
 /// clients to keep `AUTH` lines within it too).
@@ -46,9 +49,10 @@ impl ClientSession {
             },
             // XCLIENT's answer is a new greeting (Postfix's XCLIENT_README): the next
             // XCLIENT line, or EHLO again.
-            Expect::Xclient => match reply.code().get() {
-                220 => self.introduce(),
-                _ => self.give_up(CloseReason::XclientRefused(Some(reply))),
+            // Read by class, as every reply (Postfix before 2.3 answered `250`).
+            Expect::Xclient => match reply.code().is_positive() {
+                true => self.introduce(),
+                false => self.give_up(CloseReason::XclientRefused(Some(reply))),
             },
             Expect::Auth(mechanism, step) => self.on_auth(mechanism, step, reply),
             _ => {}
@@ -108,11 +112,15 @@ impl ClientSession {
     /// After greeting (and TLS): `XCLIENT`, if the application asked for it, then
     /// `AUTH`. After the last `XCLIENT` line's greeting, `EHLO` again.
     fn introduce(&mut self) {
-        match core::mem::take(&mut self.xclient) {
-            Xclient::Asked(lines) if !self.capabilities.has_keyword("XCLIENT") && !lines.is_empty() => {
-                self.give_up(CloseReason::XclientRefused(None))
-            }
-            Xclient::Asked(mut lines) | Xclient::Sending(mut lines) => match lines.pop_front() {
+        let state = match core::mem::take(&mut self.xclient) {
+            Xclient::Asked(attributes) => match self.xclient_lines(&attributes) {
+                Some(lines) => Xclient::Sending(lines),
+                None => return self.give_up(CloseReason::XclientRefused(None)),
+            },
+            other => other,
+        };
+        match state {
+            Xclient::Sending(mut lines) => match lines.pop_front() {
                 Some(line) => {
                     self.xclient = Xclient::Sending(lines);
                     self.command_line(&line, Expect::Xclient);
@@ -121,8 +129,33 @@ impl ClientSession {
                 // follow as configured).
                 None => self.send_ehlo(),
             },
-            Xclient::None => self.authenticate(),
+            Xclient::None | Xclient::Asked(_) => self.authenticate(),
         }
+    }
+
+    /// The `XCLIENT` lines for `attributes`: those the server's keyword lists
+    /// (XCLIENT_README: the keyword names the attributes the server takes; Exim's takes
+    /// no `HELO`). `None` when the server does not offer XCLIENT, or leaves out `ADDR`
+    /// while it is given, or lists none of them: the mail would go as the proxy.
+    fn xclient_lines(&self, attributes: &ClientAttributes) -> Option<VecDeque<bytes::Bytes>> {
+        if !self.capabilities.has_keyword("XCLIENT") {
+            return None;
+        }
+        let listed: Vec<String> = self
+            .capabilities
+            .iter()
+            .filter_map(|capability| match capability {
+                Capability::Other { keyword, params } if keyword.eq_ignore_ascii_case("XCLIENT") => Some(params),
+                _ => None,
+            })
+            .flatten()
+            .cloned()
+            .collect();
+        let sent = attributes.listed(AttributeCommand::Xclient, &listed);
+        if (attributes.addr.is_some() && sent.addr.is_none()) || sent == ClientAttributes::default() {
+            return None;
+        }
+        sent.encode_lines(AttributeCommand::Xclient).ok()
     }
 
     /// After greeting (and TLS): `AUTH`, if configured, then ready.

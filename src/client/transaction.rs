@@ -343,6 +343,17 @@ impl ClientSession {
             Expect::Mail if !code.is_positive() => {
                 transaction.fail(Failure::Rejected { stage: FailedStage::Mail, reply });
             }
+            // MAIL (or its XFORWARD) was refused: the RCPTs pipelined behind it get
+            // replies (503s) that say nothing of their recipients, who are not refused
+            // on their own. As Postfix's client does, they are read and ignored.
+            Expect::Rcpt(_)
+                if matches!(
+                    &transaction.stage,
+                    Stage::Failed {
+                        failure: Failure::Rejected { stage: FailedStage::Mail | FailedStage::Xforward, .. },
+                        ..
+                    }
+                ) => {}
             Expect::Rcpt(index) => {
                 match code.is_positive() {
                     true => transaction.accepted.push(index),
@@ -594,7 +605,9 @@ fn xforward_lines(attributes: Option<&ClientAttributes>, caps: &Capabilities) ->
         .flatten()
         .cloned()
         .collect();
-    let sent = attributes.listed(AttributeCommand::Xforward, &listed);
+    // XFORWARD only informs the server's logs: an attribute that cannot go on the wire
+    // is left out rather than failing the message (Postfix neuters such values).
+    let sent = attributes.listed(AttributeCommand::Xforward, &listed).encodable(AttributeCommand::Xforward);
     if sent == ClientAttributes::default() {
         return Some(VecDeque::new());
     }

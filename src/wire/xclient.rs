@@ -401,6 +401,21 @@ impl ClientAttributes {
         Ok(each)
     }
 
+    /// The attributes that can go on the wire for `command` each on its own (a value
+    /// with a space or a control character cannot), the others left out.
+    pub(crate) fn encodable(&self, command: AttributeCommand) -> Self {
+        let mut kept = Self::default();
+        for name in Key::ALL {
+            let Some(value) = self.slot(name) else { continue };
+            let mut alone = Self::default();
+            *alone.slot_mut(name) = Some(value.clone());
+            if alone.encode(command, &mut BytesMut::new()).is_ok() {
+                *kept.slot_mut(name) = Some(value.clone());
+            }
+        }
+        kept
+    }
+
     /// The attributes `command` defines whose names are in `names` (in any case), the
     /// others left out: what a client sends to a server whose `EHLO` keyword lists
     /// `names` (Postfix's `smtp` client sends only the attributes the server lists).
