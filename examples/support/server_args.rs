@@ -11,7 +11,7 @@ use smtp_sansio::server::{Server, ServerConfig};
 
 /// A local mail sink: every message to any address is stored in a Maildir.
 #[derive(Parser, Debug)]
-#[command(about, long_about = None)]
+#[command(long_about = None)]
 pub struct ServerArgs {
     /// Address to listen on (repeatable; IPv6 too).
     #[arg(long, default_value = "127.0.0.1:2525")]
