@@ -2,71 +2,13 @@
 //! is, waits for the new greeting, greets again, and only then sends mail. Against our
 //! own server, which trusts it or not.
 
+mod support;
+
 use smtp_sansio::Output;
 use smtp_sansio::client::{ClientConfig, ClientEvent, ClientSession, CloseReason, Envelope, Failure};
 use smtp_sansio::server::{ServerConfig, ServerEvent, ServerSession};
 use smtp_sansio::wire::{AttributeValue, ClientAttributes, ForwardPath, ReversePath};
-
-struct Exchange {
-    client_sent: String,
-    client_events: Vec<ClientEvent>,
-    server_events: Vec<ServerEvent>,
-}
-
-/// Runs a client and a server against each other in memory until both are done; every
-/// server decision is accepted at once.
-fn exchange(client: &mut ClientSession, server: &mut ServerSession) -> Exchange {
-    let mut done = Exchange { client_sent: String::new(), client_events: Vec::new(), server_events: Vec::new() };
-    let (mut client_closed, mut server_closed) = (false, false);
-    for _ in 0..1000 {
-        let mut moved = false;
-        while !server_closed {
-            match server.poll_output() {
-                Output::Transmit(bytes) => {
-                    client.handle_input(&bytes);
-                    moved = true;
-                }
-                Output::Event(event) => {
-                    if let Some(ticket) = event.ticket() {
-                        server.accept(ticket).unwrap();
-                    }
-                    done.server_events.push(event);
-                }
-                Output::Closed => server_closed = true,
-                _ => break,
-            }
-        }
-        while !client_closed {
-            match client.poll_output() {
-                Output::Transmit(bytes) => {
-                    done.client_sent.push_str(std::str::from_utf8(&bytes).unwrap());
-                    server.handle_input(&bytes);
-                    moved = true;
-                }
-                Output::Event(event) => {
-                    if let ClientEvent::BodyWanted { .. } = event {
-                        client.push_body(b"Subject: relayed\r\n\r\nhi\r\n").unwrap();
-                        client.end_body().unwrap();
-                    }
-                    done.client_events.push(event);
-                }
-                Output::Closed => client_closed = true,
-                _ => break,
-            }
-        }
-        if client_closed && server_closed {
-            return done;
-        }
-        if !moved {
-            match (client_closed, server_closed) {
-                (true, false) => server.handle_eof(),
-                (false, true) => client.handle_eof(),
-                _ => panic!("stuck: {:?}", done.client_sent),
-            }
-        }
-    }
-    panic!("did not end: {}", done.client_sent)
-}
+use support::pair::exchange;
 
 fn attributes() -> ClientAttributes {
     let mut attributes = ClientAttributes::default();
@@ -97,7 +39,7 @@ fn a_proxy_names_the_real_client_then_greets_again() {
     let (mut client, mut server) = sessions(true);
     client.xclient(&attributes()).unwrap();
     message(&mut client);
-    let done = exchange(&mut client, &mut server);
+    let done = exchange(&mut client, &mut server, &|bytes| bytes.to_vec());
     let lines: Vec<&str> = done.client_sent.split("\r\n").collect();
     assert_eq!(
         &lines[..4],
@@ -127,7 +69,7 @@ fn a_server_that_does_not_offer_xclient_gets_no_mail() {
     let (mut client, mut server) = sessions(false);
     client.xclient(&attributes()).unwrap();
     message(&mut client);
-    let done = exchange(&mut client, &mut server);
+    let done = exchange(&mut client, &mut server, &|bytes| bytes.to_vec());
     assert!(!done.client_sent.contains("XCLIENT") && !done.client_sent.contains("MAIL"), "{}", done.client_sent);
     assert!(done.client_events.iter().any(|event| matches!(
         event,
@@ -145,7 +87,7 @@ fn long_attributes_go_over_several_xclient_commands_name_and_addr_last() {
     long.login = Some(AttributeValue::Value("l".repeat(200)));
     client.xclient(&long).unwrap();
     message(&mut client);
-    let done = exchange(&mut client, &mut server);
+    let done = exchange(&mut client, &mut server, &|bytes| bytes.to_vec());
     let xclients: Vec<&str> = done.client_sent.split("\r\n").filter(|line| line.starts_with("XCLIENT ")).collect();
     assert!(xclients.len() >= 2, "{}", done.client_sent);
     assert!(xclients.iter().all(|line| line.len() + 2 <= 512));

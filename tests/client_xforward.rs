@@ -6,10 +6,10 @@
 
 mod support;
 
-use smtp_sansio::Output;
 use smtp_sansio::client::{ClientConfig, ClientEvent, ClientSession, Envelope, Failure, Stage};
 use smtp_sansio::server::{ServerConfig, ServerEvent, ServerSession};
 use smtp_sansio::wire::{AttributeValue, ClientAttributes};
+use support::pair::{Exchange, exchange};
 use support::scripted::{BODY, BYE, GREETING, Run, converse, ehlo, envelope, plain};
 
 fn value(text: &str) -> Option<AttributeValue> {
@@ -433,68 +433,6 @@ fn attributes_that_do_not_encode_are_left_out_and_the_message_goes() {
 // ---------------------------------------------------------------------------------
 // Against our own server
 // ---------------------------------------------------------------------------------
-
-struct Exchange {
-    client_sent: String,
-    client_events: Vec<ClientEvent>,
-    server_events: Vec<ServerEvent>,
-}
-
-/// Runs a client and a server against each other in memory until both are done; every
-/// server decision is accepted at once. `tamper` may change what the server sends
-/// before the client reads it.
-fn exchange(client: &mut ClientSession, server: &mut ServerSession, tamper: &dyn Fn(&[u8]) -> Vec<u8>) -> Exchange {
-    let mut done = Exchange { client_sent: String::new(), client_events: Vec::new(), server_events: Vec::new() };
-    let (mut client_closed, mut server_closed) = (false, false);
-    for _ in 0..1000 {
-        let mut moved = false;
-        while !server_closed {
-            match server.poll_output() {
-                Output::Transmit(bytes) => {
-                    client.handle_input(&tamper(&bytes));
-                    moved = true;
-                }
-                Output::Event(event) => {
-                    if let Some(ticket) = event.ticket() {
-                        server.accept(ticket).unwrap();
-                    }
-                    done.server_events.push(event);
-                }
-                Output::Closed => server_closed = true,
-                _ => break,
-            }
-        }
-        while !client_closed {
-            match client.poll_output() {
-                Output::Transmit(bytes) => {
-                    done.client_sent.push_str(std::str::from_utf8(&bytes).unwrap());
-                    server.handle_input(&bytes);
-                    moved = true;
-                }
-                Output::Event(event) => {
-                    if let ClientEvent::BodyWanted { .. } = event {
-                        client.push_body(b"Subject: relayed\r\n\r\nhi\r\n").unwrap();
-                        client.end_body().unwrap();
-                    }
-                    done.client_events.push(event);
-                }
-                Output::Closed => client_closed = true,
-                _ => break,
-            }
-        }
-        if client_closed && server_closed {
-            return done;
-        }
-        if !moved {
-            match (client_closed, server_closed) {
-                (true, false) => server.handle_eof(),
-                (false, true) => client.handle_eof(),
-                _ => panic!("stuck: {:?}", done.client_sent),
-            }
-        }
-    }
-    panic!("did not end: {}", done.client_sent)
-}
 
 fn sessions(trusted: bool) -> (ClientSession, ServerSession) {
     let mut server = ServerSession::new(&ServerConfig::new("mx.example.org").build().unwrap());

@@ -207,3 +207,66 @@ pub fn run_pair_scheduled(
     assert!(client_done && server_done, "the sessions did not finish");
     run
 }
+
+/// What a client and a server did against each other ([`exchange`]).
+pub struct Exchange {
+    pub client_sent: String,
+    pub client_events: Vec<ClientEvent>,
+    pub server_events: Vec<ServerEvent>,
+}
+
+/// Runs a client and a server against each other in memory until both are done; every
+/// server decision is accepted at once. `tamper` may change what the server sends
+/// before the client reads it.
+pub fn exchange(client: &mut ClientSession, server: &mut ServerSession, tamper: &dyn Fn(&[u8]) -> Vec<u8>) -> Exchange {
+    let mut done = Exchange { client_sent: String::new(), client_events: Vec::new(), server_events: Vec::new() };
+    let (mut client_closed, mut server_closed) = (false, false);
+    for _ in 0..1000 {
+        let mut moved = false;
+        while !server_closed {
+            match server.poll_output() {
+                Output::Transmit(bytes) => {
+                    client.handle_input(&tamper(&bytes));
+                    moved = true;
+                }
+                Output::Event(event) => {
+                    if let Some(ticket) = event.ticket() {
+                        server.accept(ticket).unwrap();
+                    }
+                    done.server_events.push(event);
+                }
+                Output::Closed => server_closed = true,
+                _ => break,
+            }
+        }
+        while !client_closed {
+            match client.poll_output() {
+                Output::Transmit(bytes) => {
+                    done.client_sent.push_str(std::str::from_utf8(&bytes).unwrap());
+                    server.handle_input(&bytes);
+                    moved = true;
+                }
+                Output::Event(event) => {
+                    if let ClientEvent::BodyWanted { .. } = event {
+                        client.push_body(b"Subject: relayed\r\n\r\nhi\r\n").unwrap();
+                        client.end_body().unwrap();
+                    }
+                    done.client_events.push(event);
+                }
+                Output::Closed => client_closed = true,
+                _ => break,
+            }
+        }
+        if client_closed && server_closed {
+            return done;
+        }
+        if !moved {
+            match (client_closed, server_closed) {
+                (true, false) => server.handle_eof(),
+                (false, true) => client.handle_eof(),
+                _ => panic!("stuck: {:?}", done.client_sent),
+            }
+        }
+    }
+    panic!("did not end: {}", done.client_sent)
+}
