@@ -283,4 +283,27 @@ fn main() {
         "smtp-sansio",
         &["smtp-proto", "mailrs-smtp-proto/presplit", "mailrs-smtp-proto/framed"],
     );
+    if ratio::whole_run() {
+        let buf = corpus();
+        let options = ParseOptions::default();
+        let lines = split_lines(&buf);
+        ratio::paired(
+            "command_parsing",
+            2000,
+            &mut || {
+                black_box(parse_ours(black_box(&buf), &options));
+            },
+            &mut [
+                ("smtp-proto", &mut || {
+                    black_box(parse_smtp_proto(black_box(&buf)));
+                }),
+                ("mailrs-smtp-proto/presplit", &mut || {
+                    black_box(parse_mailrs_presplit(black_box(&lines)));
+                }),
+                ("mailrs-smtp-proto/framed", &mut || {
+                    black_box(parse_mailrs_framed(black_box(&buf)));
+                }),
+            ],
+        );
+    }
 }
