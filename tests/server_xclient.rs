@@ -243,3 +243,24 @@ fn xclient_keeps_tls() {
     assert!(!reply.contains("STARTTLS"), "{reply}");
     assert!(matches!(session.trace_protocol(), smtp_sansio::wire::TraceProtocol::Esmtp { tls: true, .. }));
 }
+
+// XCLIENT_README: PROTO is the protocol the named client spoke (SMTP or ESMTP); the
+// trace fields say that one, not the proxy's EHLO.
+#[test]
+fn xclient_proto_names_the_trace_protocol() {
+    use smtp_sansio::wire::TraceProtocol;
+    for (proto, expected) in
+        [("SMTP", TraceProtocol::Smtp), ("esmtp", TraceProtocol::Esmtp { tls: false, authenticated: false })]
+    {
+        let mut session = ServerSession::new(&config().build().unwrap());
+        session.trust_proxy();
+        let _ = drain_accepting(&mut session);
+        session.handle_input(b"EHLO proxy.example\r\n");
+        let _ = drain_accepting(&mut session);
+        session.handle_input(format!("XCLIENT ADDR=192.0.2.7 PROTO={proto}\r\n").as_bytes());
+        assert_eq!(drain_accepting(&mut session).sent, GREETING);
+        session.handle_input(b"EHLO proxy.example\r\n");
+        let _ = drain_accepting(&mut session);
+        assert_eq!(session.trace_protocol(), expected, "PROTO={proto}");
+    }
+}

@@ -598,6 +598,12 @@ impl ServerSession {
         }
         self.hello = Hello::None;
         self.authenticated = matches!(attributes.login, Some(AttributeValue::Value(_)));
+        if let Some(proto) = attributes.proto.as_ref().and_then(AttributeValue::value) {
+            self.xclient_proto = Some(match proto.eq_ignore_ascii_case("ESMTP") {
+                true => Hello::Ehlo,
+                false => Hello::Helo,
+            });
+        }
         if attributes.addr.is_some() {
             self.trusted_proxy = false;
         }

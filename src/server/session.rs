@@ -133,6 +133,9 @@ pub struct ServerSession {
     /// `MAIL` commands handed to the application (RFC 9422's `MAILMAX` counts them).
     pub(super) mails: u32,
     pub(super) eof: bool,
+    /// The `PROTO` of the last `XCLIENT` that gave one (`Helo` for SMTP, `Ehlo` for
+    /// ESMTP): the protocol of the client it names, for the trace fields.
+    pub(super) xclient_proto: Option<Hello>,
     /// The application trusts the peer with `XCLIENT` and `XFORWARD`
     /// ([`trust_proxy`](Self::trust_proxy)).
     pub(super) trusted_proxy: bool,
@@ -494,6 +497,7 @@ impl ServerSession {
             junk: 0,
             mails: 0,
             eof: false,
+            xclient_proto: None,
             trusted_proxy: false,
             awaiting: None,
             line_deadline: false,
@@ -734,10 +738,12 @@ impl ServerSession {
 
     /// The `WITH` protocol for the `Received:` field of a message received now
     /// ([`Received`](crate::wire::Received)): `SMTP` after `HELO`, else `ESMTP` or `LMTP`
-    /// with RFC 3848's `S` (TLS) and `A` (AUTH) suffixes.
+    /// with RFC 3848's `S` (TLS) and `A` (AUTH) suffixes. After an `XCLIENT` with
+    /// `PROTO`, the protocol it names (the real client's with the proxy).
     pub fn trace_protocol(&self) -> TraceProtocol {
         let (tls, authenticated, lmtp) = (self.tls, self.authenticated, self.shared.config.lmtp);
-        match self.hello {
+        // After XCLIENT with PROTO, the protocol the named client spoke to the proxy.
+        match self.xclient_proto.unwrap_or(self.hello) {
             _ if lmtp => TraceProtocol::Lmtp { tls, authenticated },
             Hello::Ehlo => TraceProtocol::Esmtp { tls, authenticated },
             Hello::Helo | Hello::None | Hello::Refused => TraceProtocol::Smtp,
