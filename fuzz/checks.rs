@@ -963,7 +963,7 @@ pub fn proxy_header(data: &[u8]) {
 /// `Incomplete` until one is not, and then never change. Returns the length of the
 /// shortest prefix with the final answer (`input.len() + 1` if every answer is
 /// `Incomplete`) and that answer.
-fn settle_proxy_header(
+pub fn settle_proxy_header(
     input: &[u8],
     versions: smtp_sansio::proxy::ProxyVersions,
 ) -> (usize, Result<ProxyParse, smtp_sansio::proxy::ProxyError>) {

@@ -2,9 +2,16 @@
 //! answers, every one checked for every prefix of its input, and property tests for
 //! the round trip and for answers that never change once given.
 
+// `settle`: every prefix is `Incomplete` until one is not, and from there on the answer
+// never changes; the fuzz target's own check, shared.
+#[allow(dead_code)] // the other checks are the fuzz targets'
+#[path = "../fuzz/checks.rs"]
+mod checks;
+
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 
 use bytes::BytesMut;
+use checks::settle_proxy_header as settle;
 use proptest::prelude::*;
 use smtp_sansio::EncodeError;
 use smtp_sansio::proxy::{
@@ -13,28 +20,6 @@ use smtp_sansio::proxy::{
 
 const SIGNATURE: &[u8; 12] = b"\r\n\r\n\0\r\nQUIT\n";
 const ALL: [ProxyVersions; 3] = [ProxyVersions::Both, ProxyVersions::V1, ProxyVersions::V2];
-
-/// Parses every prefix of `input` and checks that the answers are `Incomplete` until
-/// one is not, and that from there on they never change. Returns the length of the
-/// shortest prefix with that final answer (`input.len() + 1` if all are `Incomplete`)
-/// and the answer for the whole input.
-fn settle(input: &[u8], versions: ProxyVersions) -> (usize, Result<ProxyParse, ProxyError>) {
-    let mut settled: Option<(usize, Result<ProxyParse, ProxyError>)> = None;
-    for k in 0..=input.len() {
-        let answer = ProxyHeader::parse(&input[..k], versions);
-        match &settled {
-            Some((at, first)) => assert_eq!(
-                &answer,
-                first,
-                "{versions:?}: prefix {k} of b\"{}\" changed the answer given at {at}",
-                input.escape_ascii()
-            ),
-            None if answer != Ok(ProxyParse::Incomplete) => settled = Some((k, answer)),
-            None => {}
-        }
-    }
-    settled.unwrap_or((input.len() + 1, Ok(ProxyParse::Incomplete)))
-}
 
 /// Checks that `bytes` is one whole header for `versions`: every proper prefix is
 /// `Incomplete`, the whole is `Complete` with all of it consumed, also with bytes

@@ -12,14 +12,13 @@ use smtp_sansio::Output;
 use smtp_sansio::client::{ClientConfig, ClientEvent, ClientSession, Envelope, Failure, Stage};
 use smtp_sansio::wire::{AttributeValue, ClientAttributes};
 use support::XorShift;
-use support::scripted::{BODY, BYE, GREETING, Run, converse, ehlo, envelope, plain};
+use support::scripted::{BODY, BYE, GREETING, Run, converse, drive_set_up, ehlo, envelope, plain};
 
 // ---------------------------------------------------------------------------------
 // A scripted server for sessions the application sets up (XCLIENT) before they run
 // ---------------------------------------------------------------------------------
 
-/// [`support::scripted::drive`] with `setup` applied to the session before anything
-/// runs, and a bound on the steps.
+/// [`support::scripted::drive_set_up`], bodies pushed whole, `QUIT` asked for.
 fn drive_with(
     config: &ClientConfig,
     setup: &dyn Fn(&mut ClientSession),
@@ -27,55 +26,7 @@ fn drive_with(
     script: &[&[u8]],
     cut: &mut dyn FnMut(&[u8]) -> Vec<Vec<u8>>,
 ) -> Run {
-    let client = config.clone().build().expect("a valid configuration");
-    let mut session = ClientSession::new(&client);
-    setup(&mut session);
-    let ids = messages.iter().map(|(envelope, _)| session.send(envelope.clone())).collect();
-    session.quit();
-    let mut run = Run { ids, turns: vec![String::new()], events: Vec::new(), body_errors: Vec::new(), closed: false };
-    let mut blocks = script.iter();
-    let mut pending: std::collections::VecDeque<Vec<u8>> = Default::default();
-    for _ in 0..100_000 {
-        match session.poll_output() {
-            Output::Transmit(bytes) => run.turns.last_mut().unwrap().push_str(&String::from_utf8_lossy(&bytes)),
-            Output::Event(event) => {
-                let wanted = match &event {
-                    ClientEvent::BodyWanted { message } => Some(*message),
-                    _ => None,
-                };
-                run.events.push(event);
-                if let Some(message) = wanted {
-                    let index = run.ids.iter().position(|id| *id == message).unwrap();
-                    if let Err(error) = session.push_body(messages[index].1) {
-                        run.body_errors.push(error);
-                    }
-                    if let Err(error) = session.end_body() {
-                        run.body_errors.push(error);
-                    }
-                }
-            }
-            Output::StartTls => session.tls_established(),
-            Output::Closed => {
-                run.closed = true;
-                return run;
-            }
-            waiting => {
-                if let Some(piece) = pending.pop_front() {
-                    session.handle_input(&piece);
-                    continue;
-                }
-                match blocks.next() {
-                    Some(&block) => {
-                        run.turns.push(String::new());
-                        pending = cut(block).into();
-                    }
-                    None if waiting == Output::Idle => return run,
-                    None => session.handle_eof(),
-                }
-            }
-        }
-    }
-    panic!("the client did not finish: {:?}", run.turns);
+    drive_set_up(config, setup, messages, script, usize::MAX, true, cut)
 }
 
 /// [`drive_with`] with every block whole, then cut in pieces of 1, 2, 3 and 7: all

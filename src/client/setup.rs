@@ -141,16 +141,7 @@ impl ClientSession {
         if !self.capabilities.has_keyword("XCLIENT") {
             return None;
         }
-        let listed: Vec<String> = self
-            .capabilities
-            .iter()
-            .filter_map(|capability| match capability {
-                Capability::Other { keyword, params } if keyword.eq_ignore_ascii_case("XCLIENT") => Some(params),
-                _ => None,
-            })
-            .flatten()
-            .cloned()
-            .collect();
+        let listed: Vec<String> = self.capabilities.params_of("XCLIENT").cloned().collect();
         let sent = attributes.listed(AttributeCommand::Xclient, &listed);
         if (attributes.addr.is_some() && sent.addr.is_none()) || sent == ClientAttributes::default() {
             return None;

@@ -596,15 +596,7 @@ fn xforward_lines(attributes: Option<&ClientAttributes>, caps: &Capabilities) ->
     let Some(attributes) = attributes else { return Some(VecDeque::new()) };
     // XFORWARD is no typed capability: its names are the parameters of `Other` (every
     // XFORWARD line's, should a server send more than one).
-    let listed: Vec<alloc::string::String> = caps
-        .iter()
-        .filter_map(|capability| match capability {
-            Capability::Other { keyword, params } if keyword.eq_ignore_ascii_case("XFORWARD") => Some(params),
-            _ => None,
-        })
-        .flatten()
-        .cloned()
-        .collect();
+    let listed: Vec<alloc::string::String> = caps.params_of("XFORWARD").cloned().collect();
     // XFORWARD only informs the server's logs: an attribute that cannot go on the wire
     // is left out rather than failing the message (Postfix neuters such values).
     let sent = attributes.listed(AttributeCommand::Xforward, &listed).encodable(AttributeCommand::Xforward);

@@ -139,8 +139,15 @@ impl ServerSession {
         let parsed = Command::parse(line, &self.options);
         // XCLIENT and XFORWARD from a peer not trusted with them are refused whatever
         // they say, and change nothing (Postfix's XCLIENT_README: 550 5.7.0).
-        // Decided by the verb, before anything of the arguments shows in a reply.
-        if !self.trusted_proxy && is_proxy_verb(line) {
+        // Decided by the verb, before anything of the arguments shows in a reply (a line
+        // that failed may be XCLIENT with a control character in it). Lines that parsed
+        // as another command are not looked at again.
+        let proxy_verb = match &parsed {
+            Ok(Command::Xclient { .. } | Command::Xforward { .. }) => true,
+            Ok(_) => false,
+            Err(_) => is_proxy_verb(line),
+        };
+        if proxy_verb && !self.trusted_proxy {
             self.error(canned::PROXY_NOT_TRUSTED);
             return None;
         }

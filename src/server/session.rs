@@ -372,12 +372,15 @@ impl ServerSession {
     fn greet(&mut self) {
         match self.shared.config.greet_delay {
             Some(delay) => self.phase = Phase::GreetDelay(delay),
-            None => {
-                self.out.extend_from_slice(&self.shared.greeting);
-                self.flush = true;
-                self.enter(Phase::Commands);
-            }
+            None => self.send_greeting(),
         }
+    }
+
+    /// The `220`, and commands from now on.
+    fn send_greeting(&mut self) {
+        self.out.extend_from_slice(&self.shared.greeting);
+        self.flush = true;
+        self.enter(Phase::Commands);
     }
 
     /// Reads the PROXY protocol header that starts the connection; then greets. What
@@ -584,10 +587,7 @@ impl ServerSession {
                 return;
             }
             // The delay is over, and the client kept quiet: greet it.
-            self.out.extend_from_slice(&self.shared.greeting);
-            self.flush = true;
-            self.enter(Phase::Commands);
-            return;
+            return self.send_greeting();
         }
         if let Phase::Proxy { .. } = self.phase {
             // No header in time: nothing was said, and nothing is.

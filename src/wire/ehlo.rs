@@ -252,6 +252,18 @@ impl Capabilities {
         self.capabilities.contains(capability)
     }
 
+    /// The parameters of every `keyword` line the server sent that the library has no
+    /// type for (`XCLIENT NAME ADDR ...`), in order.
+    pub(crate) fn params_of<'a>(&'a self, keyword: &'a str) -> impl Iterator<Item = &'a String> + 'a {
+        self.capabilities
+            .iter()
+            .filter_map(move |capability| match capability {
+                Capability::Other { keyword: name, params } if name.eq_ignore_ascii_case(keyword) => Some(params),
+                _ => None,
+            })
+            .flatten()
+    }
+
     /// Whether the server announced an extension with this keyword (any case).
     pub fn has_keyword(&self, keyword: &str) -> bool {
         self.capabilities.iter().any(|c| c.keyword().eq_ignore_ascii_case(keyword))

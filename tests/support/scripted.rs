@@ -136,8 +136,22 @@ pub fn drive(
     quit: bool,
     cut: &mut dyn FnMut(&[u8]) -> Vec<Vec<u8>>,
 ) -> Run {
+    drive_set_up(config, &|_| {}, messages, script, body_piece, quit, cut)
+}
+
+/// [`drive`] with `setup` applied to the session before anything runs (`xclient`).
+pub fn drive_set_up(
+    config: &ClientConfig,
+    setup: &dyn Fn(&mut ClientSession),
+    messages: &[(Envelope, &[u8])],
+    script: &[&[u8]],
+    body_piece: usize,
+    quit: bool,
+    cut: &mut dyn FnMut(&[u8]) -> Vec<Vec<u8>>,
+) -> Run {
     let client = config.clone().build().expect("a valid configuration");
     let mut session = ClientSession::new(&client);
+    setup(&mut session);
     let ids = messages.iter().map(|(envelope, _)| session.send(envelope.clone())).collect();
     if quit {
         session.quit();
