@@ -326,7 +326,7 @@ fn control_characters_never_pass() {
     let mut out = BytesMut::from(&b"kept"[..]);
     assert_eq!(attributes.encode(XCLIENT, &mut out), Err(EncodeError::ControlCharacter));
     assert_eq!(&out[..], b"kept");
-    let command = Command::Xclient { attributes: attributes.clone() };
+    let command = Command::Xclient { attributes: Box::new(attributes.clone()) };
     assert_eq!(command.encode(&mut out), Err(EncodeError::ControlCharacter));
     assert_eq!(&out[..], b"kept");
     for bad in ["a b", "", "caf\u{e9}", "a\u{85}b", "\0"] {
@@ -397,7 +397,7 @@ fn encode_splits_long_attribute_sets_under_512_octets() {
     assert_eq!(parse_lines(&lines, XCLIENT), attributes);
 
     // Command::encode puts them on one line, whatever its length, and it parses back.
-    let command = Command::Xclient { attributes: attributes.clone() };
+    let command = Command::Xclient { attributes: Box::new(attributes.clone()) };
     let mut out = BytesMut::new();
     command.encode(&mut out).unwrap();
     assert!(out.len() > 512);
@@ -413,7 +413,10 @@ fn encode_splits_long_attribute_sets_under_512_octets() {
     assert!(attributes.encode(XCLIENT, &mut BytesMut::new()).is_ok());
     let empty = ClientAttributes::default();
     assert_eq!(empty.encode(XFORWARD, &mut BytesMut::new()), Err(EncodeError::InvalidArgument));
-    assert_eq!(Command::Xforward { attributes: empty }.encode(&mut BytesMut::new()), Err(EncodeError::InvalidArgument));
+    assert_eq!(
+        Command::Xforward { attributes: Box::new(empty) }.encode(&mut BytesMut::new()),
+        Err(EncodeError::InvalidArgument)
+    );
 }
 
 #[test]
@@ -567,8 +570,8 @@ proptest! {
         }
         // And the whole set on one line through Command.
         let whole = match command {
-            AttributeCommand::Xclient => Command::Xclient { attributes: attributes.clone() },
-            AttributeCommand::Xforward => Command::Xforward { attributes: attributes.clone() },
+            AttributeCommand::Xclient => Command::Xclient { attributes: Box::new(attributes.clone()) },
+            AttributeCommand::Xforward => Command::Xforward { attributes: Box::new(attributes.clone()) },
         };
         let mut out = BytesMut::new();
         whole.encode(&mut out).unwrap();

@@ -323,8 +323,8 @@ impl ServerSession {
             }
             Command::StartTls => self.starttls(),
             Command::Auth { mechanism, initial_response } => self.auth(&mechanism, initial_response),
-            Command::Xclient { attributes } => self.xclient(attributes),
-            Command::Xforward { attributes } => self.xforward(attributes),
+            Command::Xclient { attributes } => self.xclient(*attributes),
+            Command::Xforward { attributes } => self.xforward(*attributes),
         }
     }
 

@@ -19,6 +19,7 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 use memchr::memchr;
 
 use super::chars::{self, ATEXT, DCONTENT, LDH, QTEXT};
+use super::swar;
 use crate::error::AddressError;
 
 /// Length limits on addresses (RFC 5321 section 4.5.3.1). The defaults are the RFC's;
@@ -496,11 +497,28 @@ impl<'a> Path<'a> {
 /// text after the closing `>`.
 #[inline]
 pub(crate) fn parse_path<'a>(text: &'a str, limits: &AddressLimits) -> Result<(&'a str, Path<'a>), AddressError> {
+    let (path, end) = match plain_mailbox(text) {
+        Some((mailbox, end)) => (Path::Mailbox(mailbox), end),
+        None => scan_path(text)?,
+    };
+    if end > limits.path {
+        return Err(AddressError::PathTooLong);
+    }
+    if let Path::Mailbox(mailbox) = &path {
+        mailbox.check_lengths(limits)?;
+    }
+    // `end` is just past an ASCII `>`, a character boundary.
+    Ok((&text[end..], path))
+}
+
+/// `Path`, `<>` or `<Postmaster>` at the start of `text` by the full grammar, and the
+/// index after the closing `>`.
+fn scan_path(text: &str) -> Result<(Path<'_>, usize), AddressError> {
     let bytes = text.as_bytes();
     if bytes.first() != Some(&b'<') {
         return Err(AddressError::Syntax);
     }
-    let (path, end) = match bytes.get(1) {
+    Ok(match bytes.get(1) {
         Some(b'>') => (Path::Null, 2),
         _ if text.get(1..12).is_some_and(|word| word.eq_ignore_ascii_case("Postmaster>")) => (Path::Postmaster, 12),
         next => {
@@ -512,15 +530,39 @@ pub(crate) fn parse_path<'a>(text: &'a str, limits: &AddressLimits) -> Result<(&
             }
             (Path::Mailbox(mailbox), end + 1)
         }
-    };
-    if end > limits.path {
-        return Err(AddressError::PathTooLong);
+    })
+}
+
+/// [`plain_mailbox`] within `limits`: the mailbox of a path in the usual shape, and the
+/// index after its `>`. `None` for any other path, even a valid one, and for one over
+/// the limits: the full grammar ([`parse_path`]) reads those and says what is wrong.
+#[inline]
+pub(crate) fn plain_path<'a>(text: &'a str, limits: &AddressLimits) -> Option<(Mailbox<'a>, usize)> {
+    let (mailbox, end) = plain_mailbox(text)?;
+    (end <= limits.path && mailbox.check_lengths(limits).is_ok()).then_some((mailbox, end))
+}
+
+/// `<local@domain>` at the start of `text` with an ASCII dot-string and domain, the
+/// shape of nearly every path, read eight bytes at a time ([`swar`]); the mailbox and
+/// the index after `>`. `None` for any other text, which the full grammar then reads.
+#[inline]
+fn plain_mailbox(text: &str) -> Option<(Mailbox<'_>, usize)> {
+    let bytes = text.as_bytes();
+    if bytes.first() != Some(&b'<') {
+        return None;
     }
-    if let Path::Mailbox(mailbox) = &path {
-        mailbox.check_lengths(limits)?;
+    let at = swar::dot_string(bytes, 1)?;
+    if bytes.get(at) != Some(&b'@') {
+        return None;
     }
-    // `end` is just past an ASCII `>`, a character boundary.
-    Ok((&text[end..], path))
+    let end = swar::domain(bytes, at + 1)?;
+    if bytes.get(end) != Some(&b'>') {
+        return None;
+    }
+    // `1` and `end` are just past `<` and at `>`, ASCII bytes: character boundaries. The
+    // text is ASCII, so it holds no C1 control.
+    let mailbox = text.get(1..end)?;
+    Some((Mailbox { text: Cow::Borrowed(mailbox), at: at - 1 }, end + 1))
 }
 
 /// A mailbox without brackets (lenient `MAIL FROM:a@b`), all of `text`, checked.
@@ -656,4 +698,70 @@ fn general_literal(inner: &str) -> Option<AddressLiteral<'_>> {
     let content_ok = chars::all(content.as_bytes(), DCONTENT);
     (tag_ok && content_ok && !tag.eq_ignore_ascii_case("IPv6"))
         .then_some(AddressLiteral::General(GeneralLiteral { tag: Cow::Borrowed(tag), content: Cow::Borrowed(content) }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Paths built from the bytes that matter to the grammar, short enough that every
+    /// position lands at each place of an eight-byte word: mostly a local part, `@` and a
+    /// domain from plausible pieces, with a stray byte now and then.
+    fn random_path(state: &mut u64) -> String {
+        const LOCAL: &[&str] = &["a", "Z", "0", "bob", "abcdefgh", ".", "-", "_", "+", "=", "!", "~", "{"];
+        const DOMAIN: &[&str] = &["a", "Z", "9", "example", "org", "abcdefgh", "-", ".", "x-y"];
+        const STRAY: &[&str] =
+            &["..", "@", ">", "<", "\"", "\\", "[", "]", ":", ",", " ", "é", "\u{85}", "\x7f", "\x01", "_", "(", ";"];
+        let mut next = || {
+            *state ^= *state << 13;
+            *state ^= *state >> 7;
+            *state ^= *state << 17;
+            *state
+        };
+        let mut text = String::from("<");
+        for pieces in [LOCAL, &["@"], DOMAIN] {
+            let count = if pieces.len() == 1 { 1 } else { 1 + next() % 6 };
+            for _ in 0..count {
+                let pieces = if next() % 16 == 0 { STRAY } else { pieces };
+                text.push_str(pieces[(next() % pieces.len() as u64) as usize]);
+            }
+        }
+        if next() % 8 != 0 {
+            text.push('>');
+        }
+        if next() % 2 == 0 {
+            text.push_str(" SIZE=1");
+        }
+        text
+    }
+
+    /// The fast path answers only where the full grammar would give the same answer.
+    #[test]
+    fn the_plain_mailbox_fast_path_agrees_with_the_full_grammar() {
+        let mut state = 0x9E37_79B9_7F4A_7C15;
+        let mut fast = 0;
+        for _ in 0..200_000 {
+            let text = random_path(&mut state);
+            let Some((mailbox, end)) = plain_mailbox(&text) else { continue };
+            fast += 1;
+            match scan_path(&text) {
+                Ok((Path::Mailbox(full), full_end)) => {
+                    assert_eq!((&mailbox, end), (&full, full_end), "{text:?}");
+                }
+                _ => panic!("the fast path took {text:?}, the grammar does not"),
+            }
+        }
+        // Thousands of paths went the fast way, so the comparison meant something.
+        assert!(fast > 10_000, "only {fast} fast paths");
+    }
+
+    #[test]
+    fn the_usual_paths_take_the_fast_path() {
+        for path in ["<bob@example.org>", "<a.b-c+d=e_f@mx-1.example.co.uk>", "<x@y>"] {
+            assert!(plain_mailbox(path).is_some(), "{path}");
+        }
+        for path in ["<\"a b\"@x>", "<@r:a@b>", "<a@[1.2.3.4]>", "<é@x>", "<Postmaster>", "<>", "<a@b"] {
+            assert!(plain_mailbox(path).is_none(), "{path}");
+        }
+    }
 }

@@ -136,10 +136,11 @@ pub(crate) const fn key(word: &[u8]) -> u128 {
     if word.len() > 16 {
         return 0;
     }
+    // The first byte lowest, as [`super::swar::key`] reads a word.
     let mut key = 0u128;
     let mut i = 0;
     while i < word.len() {
-        key = key << 8 | (word[i] & 0xDF) as u128;
+        key |= ((word[i] & 0xDF) as u128) << (8 * i);
         i += 1;
     }
     key

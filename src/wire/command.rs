@@ -1,12 +1,13 @@
 //! Commands: RFC 5321 section 4.1.1, with the ESMTP extensions' verbs.
 
 use alloc::borrow::Cow;
+use alloc::boxed::Box;
 use core::fmt::{self, Write};
 
 use bytes::{BufMut, BytesMut};
 
 use super::ParseOptions;
-use super::address::{ForwardPath, Host, Path, ReversePath, parse_bare_mailbox, parse_path};
+use super::address::{ForwardPath, Host, Mailbox, Path, ReversePath, parse_bare_mailbox, parse_path};
 use super::chars;
 use super::param::{MailParameters, RcptParameters};
 use super::xclient::{AttributeCommand, ClientAttributes};
@@ -104,15 +105,17 @@ pub enum Command<'a> {
     /// the server knows about the client, for the rest of the session. Only for peers
     /// the server trusts ([`crate::wire::ClientAttributes`] says why).
     Xclient {
-        /// The attributes sent.
-        attributes: ClientAttributes,
+        /// The attributes sent (boxed: a rare command should not make every command
+        /// bigger to move).
+        attributes: Box<ClientAttributes>,
     },
     /// `XFORWARD attribute...` (Postfix XFORWARD_README): a trusted content filter
     /// passes on the up-stream client's details for the next transaction's logging.
     /// Only for peers the server trusts.
     Xforward {
-        /// The attributes sent.
-        attributes: ClientAttributes,
+        /// The attributes sent (boxed: a rare command should not make every command
+        /// bigger to move).
+        attributes: Box<ClientAttributes>,
     },
 }
 
@@ -143,51 +146,86 @@ enum Verb {
     Xforward,
 }
 
-/// The four-letter verbs by key, the most frequent first.
-const VERBS: [(u32, Verb); 14] = [
-    (verb_key(b"RCPT"), Verb::Rcpt),
-    (verb_key(b"MAIL"), Verb::Mail),
-    (verb_key(b"DATA"), Verb::Data),
-    (verb_key(b"EHLO"), Verb::Ehlo),
-    (verb_key(b"RSET"), Verb::Rset),
-    (verb_key(b"QUIT"), Verb::Quit),
-    (verb_key(b"BDAT"), Verb::Bdat),
-    (verb_key(b"NOOP"), Verb::Noop),
-    (verb_key(b"HELO"), Verb::Helo),
-    (verb_key(b"LHLO"), Verb::Lhlo),
-    (verb_key(b"AUTH"), Verb::Auth),
-    (verb_key(b"VRFY"), Verb::Vrfy),
-    (verb_key(b"EXPN"), Verb::Expn),
-    (verb_key(b"HELP"), Verb::Help),
-];
+/// The four-letter verb a key names.
+#[inline]
+fn four_letter_verb(key: u32) -> Option<Verb> {
+    const RCPT: u32 = verb_key(b"RCPT");
+    const MAIL: u32 = verb_key(b"MAIL");
+    const DATA: u32 = verb_key(b"DATA");
+    const EHLO: u32 = verb_key(b"EHLO");
+    const RSET: u32 = verb_key(b"RSET");
+    const QUIT: u32 = verb_key(b"QUIT");
+    const BDAT: u32 = verb_key(b"BDAT");
+    const NOOP: u32 = verb_key(b"NOOP");
+    const HELO: u32 = verb_key(b"HELO");
+    const LHLO: u32 = verb_key(b"LHLO");
+    const AUTH: u32 = verb_key(b"AUTH");
+    const VRFY: u32 = verb_key(b"VRFY");
+    const EXPN: u32 = verb_key(b"EXPN");
+    const HELP: u32 = verb_key(b"HELP");
+    Some(match key {
+        RCPT => Verb::Rcpt,
+        MAIL => Verb::Mail,
+        DATA => Verb::Data,
+        EHLO => Verb::Ehlo,
+        RSET => Verb::Rset,
+        QUIT => Verb::Quit,
+        BDAT => Verb::Bdat,
+        NOOP => Verb::Noop,
+        HELO => Verb::Helo,
+        LHLO => Verb::Lhlo,
+        AUTH => Verb::Auth,
+        VRFY => Verb::Vrfy,
+        EXPN => Verb::Expn,
+        HELP => Verb::Help,
+        _ => return None,
+    })
+}
 
 /// Splits the line into its verb and the text after the first space. Only that text is
 /// checked for UTF-8: a verb is ASCII letters.
 #[inline]
 fn split_verb<'a>(line: &'a [u8], options: &ParseOptions) -> Result<(Verb, Option<&'a str>), ParseError> {
-    // Lenient mode forgives trailing white space. The slicing below is in bounds: `rposition` and
-    // `position` give indexes into `line`, and one past such an index is at most its end.
+    // Lenient mode forgives trailing white space. The slicing below is in bounds: `rposition` gives an index
+    // into `line`, and one past such an index is at most its end.
     let line = match options.strict {
         true => line,
         false => &line[..line.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(0, |last| last + 1)],
     };
-    let (verb, args) = match line.iter().position(|&b| b == b' ') {
-        Some(space) => (&line[..space], Some(&line[space + 1..])),
-        None => (line, None),
-    };
-    let verb = match <&[u8; 4]>::try_from(verb) {
-        Ok(verb) => {
-            let key = verb_key(verb);
-            VERBS.iter().find(|(k, _)| *k == key).map(|&(_, verb)| verb)
+    // Nearly every verb has four letters: those are looked at once, as one word.
+    let (verb, args_at) = match (line.first_chunk::<4>(), line.get(4)) {
+        (Some(verb), None | Some(b' ')) => (four_letter_verb(verb_key(verb)), 5),
+        _ => {
+            let space = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
+            // `space` is at most the length of `line`.
+            (long_verb(&line[..space]), space + 1)
         }
-        Err(_) => long_verb(verb),
     };
     let verb = verb.ok_or(ParseError::UnknownCommand)?;
-    let args = match args {
-        Some(args) => Some(core::str::from_utf8(args).map_err(|_| ParseError::InvalidCharacters)?),
-        None => None,
+    let args = match line.get(args_at - 1) {
+        Some(b' ') => Some(text_from(line, args_at)?),
+        _ => None,
     };
     Ok((verb, args))
+}
+
+/// `line[start..]` as text, or [`ParseError::InvalidCharacters`] when it is not UTF-8.
+///
+/// `from_utf8` goes byte by byte until its input is aligned to a machine word, then a
+/// word at a time: starting it at the word boundary before `start`, inside the verb
+/// (ASCII letters and a space, which are UTF-8 too), skips that first loop and the
+/// branch mispredicted at its end, on every command line.
+#[inline]
+fn text_from(line: &[u8], start: usize) -> Result<&str, ParseError> {
+    let misalignment = (line.as_ptr() as usize).wrapping_add(start) % core::mem::size_of::<usize>();
+    let from = start.checked_sub(misalignment).unwrap_or(start);
+    let text = line.get(from..).map(core::str::from_utf8);
+    // The bytes before `start` are ASCII, so `start - from` is a character boundary
+    // whenever the whole is UTF-8; `get` checks it all the same.
+    match text.and_then(Result::ok).and_then(|text| text.get(start - from..)) {
+        Some(text) => Ok(text),
+        None => line.get(start..).and_then(|rest| core::str::from_utf8(rest).ok()).ok_or(ParseError::InvalidCharacters),
+    }
 }
 
 /// The verbs of other lengths than four, off the four-letter fast path.
@@ -382,8 +420,8 @@ impl<'a> Command<'a> {
     /// The attributes of `XCLIENT` or `XFORWARD`, with the command they belong to.
     fn client_attributes(&self) -> Option<(&ClientAttributes, AttributeCommand)> {
         match self {
-            Self::Xclient { attributes } => Some((attributes, AttributeCommand::Xclient)),
-            Self::Xforward { attributes } => Some((attributes, AttributeCommand::Xforward)),
+            Self::Xclient { attributes } => Some((&**attributes, AttributeCommand::Xclient)),
+            Self::Xforward { attributes } => Some((&**attributes, AttributeCommand::Xforward)),
             _ => None,
         }
     }
@@ -449,8 +487,54 @@ fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> 
     head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
 }
 
+/// The path and parameters of `MAIL` or `RCPT` in the shape nearly every client sends:
+/// `FROM:` or `TO:` (`prefix`, of `prefix_len` octets, upper case), an ASCII
+/// `<local@domain>` right after it, and nothing or a space and parameters after that.
+/// `None` for any other line, which the full grammar reads; so this only has to be right
+/// when it answers, which the full grammar's tests check (`fast_envelope_agrees`).
+#[inline]
+fn plain_envelope<'a>(
+    args: &'a str,
+    prefix: u64,
+    prefix_len: usize,
+    options: &ParseOptions,
+) -> Option<(Mailbox<'a>, Option<&'a str>)> {
+    let bytes = args.as_bytes();
+    // The prefix and the `<` after it, letters in either case: `0xDF` clears the case bit
+    // of letters only; `:` and `<` are compared as they are.
+    let head = u64::from_le_bytes(*bytes.first_chunk::<8>()?);
+    let letters = (1u64 << (8 * (prefix_len - 2))) - 1;
+    let mask = (1u64 << (8 * prefix_len)) - 1;
+    if (head & mask & !(letters & 0x2020_2020_2020_2020)) != prefix {
+        return None;
+    }
+    // `prefix_len - 1` is at the `<`, an ASCII byte.
+    let rest = &args[prefix_len - 1..];
+    let (mailbox, end) = super::address::plain_path(rest, &options.limits)?;
+    match rest.as_bytes().get(end) {
+        None => Some((mailbox, None)),
+        // `end + 1` is past an ASCII space.
+        Some(b' ') => Some((mailbox, Some(&rest[end + 1..]))),
+        Some(_) => None,
+    }
+}
+
+/// `FROM:<` and `TO:<` for [`plain_envelope`].
+const FROM: u64 = u64::from_le_bytes(*b"FROM:<\0\0");
+const TO: u64 = u64::from_le_bytes(*b"TO:<\0\0\0\0");
+
 #[inline]
 fn parse_mail<'a>(args: &'a str, options: &ParseOptions) -> Result<Command<'a>, ParseError> {
+    if let Some((mailbox, params)) = plain_envelope(args, FROM, 6, options) {
+        // The mailbox is ASCII, so SMTPUTF8 is not needed for it.
+        let params = MailParameters::parse_opt(params, options.strict)?;
+        return Ok(Command::Mail { from: ReversePath::Mailbox(mailbox), params });
+    }
+    parse_mail_grammar(args, options)
+}
+
+/// `MAIL` by the full grammar, lenient forms included.
+fn parse_mail_grammar<'a>(args: &'a str, options: &ParseOptions) -> Result<Command<'a>, ParseError> {
     let rest = strip_prefix_ignore_case(args, "FROM:").ok_or(ParseError::InvalidArguments)?;
     let (path, params) = envelope_path(rest, options).map_err(ParseError::ReversePath)?;
     let from = path.into_reverse().map_err(ParseError::ReversePath)?;
@@ -464,6 +548,15 @@ fn parse_mail<'a>(args: &'a str, options: &ParseOptions) -> Result<Command<'a>, 
 
 #[inline]
 fn parse_rcpt<'a>(args: &'a str, options: &ParseOptions) -> Result<Command<'a>, ParseError> {
+    if let Some((mailbox, params)) = plain_envelope(args, TO, 4, options) {
+        let params = RcptParameters::parse_opt(params, options.strict)?;
+        return Ok(Command::Rcpt { to: ForwardPath::Mailbox(mailbox), params });
+    }
+    parse_rcpt_grammar(args, options)
+}
+
+/// `RCPT` by the full grammar, lenient forms included.
+fn parse_rcpt_grammar<'a>(args: &'a str, options: &ParseOptions) -> Result<Command<'a>, ParseError> {
     let rest = strip_prefix_ignore_case(args, "TO:").ok_or(ParseError::InvalidArguments)?;
     let (path, params) = envelope_path(rest, options).map_err(ParseError::ForwardPath)?;
     let to = path.into_forward().map_err(ParseError::ForwardPath)?;
@@ -573,8 +666,8 @@ fn parse_auth(args: &str) -> Result<Command<'_>, ParseError> {
 
 /// The arguments of `XCLIENT` or `XFORWARD`; none at all is
 /// [`AttributeError::Empty`](crate::error::AttributeError::Empty).
-fn parse_attributes(args: Option<&str>, command: AttributeCommand) -> Result<ClientAttributes, ParseError> {
-    ClientAttributes::parse(args.unwrap_or(""), command).map_err(ParseError::Attribute)
+fn parse_attributes(args: Option<&str>, command: AttributeCommand) -> Result<Box<ClientAttributes>, ParseError> {
+    ClientAttributes::parse(args.unwrap_or(""), command).map(Box::new).map_err(ParseError::Attribute)
 }
 
 /// RFC 4422 section 3.1: 1 to 20 of upper-case letters, digits, `-` and `_` (lower
@@ -585,4 +678,91 @@ fn is_mechanism(name: &str) -> bool {
 
 fn is_base64(text: &str) -> bool {
     text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::String;
+
+    /// `MAIL` and `RCPT` arguments from the pieces that matter to the fast path: the
+    /// prefix in any case, spaces, brackets, a path in the usual shape or not, and
+    /// parameters.
+    fn random_args(state: &mut u64) -> String {
+        const PIECES: &[&str] = &[
+            "FROM:",
+            "from:",
+            "FrOm:",
+            "TO:",
+            "to:",
+            "FROM",
+            "TO",
+            ":",
+            " ",
+            "<",
+            ">",
+            "<>",
+            "a",
+            "bob.smith",
+            "x+y",
+            "@",
+            "example.org",
+            "mx-1.example",
+            "..",
+            "-",
+            "é",
+            "\"q\"",
+            "[1.2.3.4]",
+            " SIZE=10",
+            " BODY=8BITMIME",
+            " NOTIFY=SUCCESS,FAILURE",
+            " ORCPT=rfc822;a@b",
+            " SMTPUTF8",
+            "  ",
+            "\t",
+            "\x01",
+            "Postmaster",
+            "=",
+        ];
+        let mut next = || {
+            *state ^= *state << 13;
+            *state ^= *state >> 7;
+            *state ^= *state << 17;
+            *state
+        };
+        let mut text = String::new();
+        // Most start like a real command, so that the fast path is taken often.
+        if next() % 4 != 0 {
+            text.push_str(["FROM:<", "TO:<", "from:<", "To:<"][(next() % 4) as usize]);
+            text.push_str(["bob", "a.b", "x-y_z", "Postmaster"][(next() % 4) as usize]);
+            text.push('@');
+            text.push_str(["example.org", "mx.example", "a-b.c"][(next() % 3) as usize]);
+            text.push('>');
+        }
+        for _ in 0..next() % 6 {
+            text.push_str(PIECES[(next() % PIECES.len() as u64) as usize]);
+        }
+        text
+    }
+
+    /// The fast path answers only as the full grammar would, in both modes.
+    #[test]
+    fn fast_envelope_agrees_with_the_full_grammar() {
+        let mut state = 0x2545_F491_4F6C_DD1D;
+        let mut fast = 0;
+        for _ in 0..100_000 {
+            let args = random_args(&mut state);
+            for options in [ParseOptions::default(), ParseOptions::strict()] {
+                if plain_envelope(&args, FROM, 6, &options).is_some() {
+                    fast += 1;
+                    assert_eq!(parse_mail(&args, &options), parse_mail_grammar(&args, &options), "{args:?}");
+                }
+                if plain_envelope(&args, TO, 4, &options).is_some() {
+                    fast += 1;
+                    assert_eq!(parse_rcpt(&args, &options), parse_rcpt_grammar(&args, &options), "{args:?}");
+                }
+            }
+        }
+        assert!(fast > 20_000, "only {fast} lines took the fast path");
+    }
 }

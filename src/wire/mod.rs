@@ -11,6 +11,7 @@ mod ehlo;
 mod limits;
 mod param;
 mod reply;
+mod swar;
 mod trace;
 mod xclient;
 

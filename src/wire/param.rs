@@ -13,6 +13,7 @@ use alloc::vec::Vec;
 use core::fmt::{self, Write};
 
 use super::chars::{self, ESMTP_VALUE, KEYWORD};
+use super::swar;
 use crate::error::ParseError;
 
 /// `BODY=` (RFC 6152, RFC 3030): what the message body holds.
@@ -110,7 +111,13 @@ impl<'a> XText<'a> {
         if !chars::all(bytes, ESMTP_VALUE) || chars::has_control(encoded) {
             return None;
         }
-        let mut rest = bytes;
+        Self::parse_value(encoded)
+    }
+
+    /// [`XText::parse`] for a parameter value, which the parameter grammar has checked
+    /// to be `esmtp-value` without control characters: only the `+HH` escapes are left.
+    fn parse_value(encoded: &'a str) -> Option<Self> {
+        let mut rest = encoded.as_bytes();
         while let Some(plus) = memchr::memchr(b'+', rest) {
             let hex = rest.get(plus + 1..plus + 3)?;
             if !hex.iter().all(u8::is_ascii_hexdigit) {
@@ -210,7 +217,7 @@ impl<'a> Orcpt<'a> {
 
     fn parse(value: &'a str) -> Option<Self> {
         let (address_type, address) = chars::split_once(value, b';')?;
-        Self::new(address_type, XText::parse(address)?)
+        Self::new(address_type, XText::parse_value(address)?)
     }
 
     fn into_owned(self) -> Orcpt<'static> {
@@ -305,9 +312,9 @@ impl<'a> Params<'a> {
         Self { text, pos: 0, strict, expect_param: true }
     }
 
-    /// The next keyword and value, `None` at the end.
+    /// The next parameter, `None` at the end.
     #[inline(always)]
-    fn next(&mut self) -> Result<Option<(&'a str, Option<&'a str>)>, ParseError> {
+    fn next(&mut self) -> Result<Option<Param<'a>>, ParseError> {
         let bytes = self.text.as_bytes();
         if !self.strict {
             self.pos += bytes[self.pos..].iter().take_while(|&&b| b == b' ').count();
@@ -316,28 +323,43 @@ impl<'a> Params<'a> {
         if self.pos == bytes.len() && !self.expect_param {
             return Ok(None);
         }
-        let (keyword, value, space_after) = next_param(self.text, &mut self.pos)?;
+        let (param, space_after) = next_param(self.text, &mut self.pos)?;
         self.expect_param = space_after;
-        Ok(Some((keyword, value)))
+        Ok(Some(param))
     }
 }
 
+/// One `esmtp-param` as [`Params`] hands it out.
+struct Param<'a> {
+    keyword: &'a str,
+    /// The keyword's [`chars::key`], to match it with one comparison.
+    key: u128,
+    value: Option<&'a str>,
+}
+
 /// One `esmtp-param` at `text[*pos..]` and the space after it, if there is one: its
-/// keyword, its value, and whether a space followed.
+/// keyword and the keyword's key, its value, and whether a space followed. ASCII is
+/// read eight bytes at a time; a value with UTF-8 in it (RFC 6531) byte by byte.
 #[inline]
-fn next_param<'a>(text: &'a str, pos: &mut usize) -> Result<(&'a str, Option<&'a str>, bool), ParseError> {
+fn next_param<'a>(text: &'a str, pos: &mut usize) -> Result<(Param<'a>, bool), ParseError> {
     let bytes = text.as_bytes();
     let start = *pos;
     if !bytes.get(start).is_some_and(u8::is_ascii_alphanumeric) {
         return Err(ParseError::InvalidArguments);
     }
-    let keyword_end = start + chars::span(&bytes[start..], KEYWORD);
+    let keyword_end = swar::keyword(bytes, start);
     let (value, end) = match bytes.get(keyword_end) {
         Some(b'=') => {
-            let value_end = keyword_end + 1 + chars::span(&bytes[keyword_end + 1..], ESMTP_VALUE);
+            let value_start = keyword_end + 1;
+            let mut value_end = swar::value(bytes, value_start);
+            let utf8 = bytes.get(value_end).is_some_and(|&b| b >= 0x80);
+            if utf8 {
+                // `value_start` is at most the length of `bytes`: the `=` is before it.
+                value_end = value_start + chars::span(&bytes[value_start..], ESMTP_VALUE);
+            }
             // Both ends are at ASCII bytes (`=`, and a space or the end): boundaries.
-            let value = &text[keyword_end + 1..value_end];
-            if value.is_empty() || chars::has_control(value) {
+            let value = &text[value_start..value_end];
+            if value.is_empty() || utf8 && chars::has_control(value) {
                 return Err(ParseError::InvalidArguments);
             }
             (Some(value), value_end)
@@ -351,7 +373,8 @@ fn next_param<'a>(text: &'a str, pos: &mut usize) -> Result<(&'a str, Option<&'a
     };
     *pos = end + usize::from(space_after);
     // `start` and `keyword_end` sit at ASCII bytes.
-    Ok((&text[start..keyword_end], value, space_after))
+    let key = swar::key(bytes, start, keyword_end - start);
+    Ok((Param { keyword: &text[start..keyword_end], key, value }, space_after))
 }
 
 /// Sets `slot` once; a second time is a [`ParseError::DuplicateParameter`].
@@ -400,11 +423,11 @@ impl<'a> MailParameters<'a> {
     pub fn parse(text: &'a str, strict: bool) -> Result<Self, ParseError> {
         let mut params = Self::default();
         let mut walk = Params::new(text, strict);
-        while let Some((keyword, value)) = walk.next()? {
-            match chars::key(keyword.as_bytes()) {
+        while let Some(Param { keyword, key, value }) = walk.next()? {
+            match key {
                 keys::SIZE => set_once(&mut params.size, "SIZE", number(value))?,
                 keys::BODY => {
-                    let body = match value.map(|v| chars::key(v.as_bytes())) {
+                    let body = match value.map(|v| swar::key_of(v.as_bytes())) {
                         Some(keys::SEVEN_BIT) => Some(BodyType::SevenBit),
                         Some(keys::EIGHT_BIT_MIME) => Some(BodyType::EightBitMime),
                         Some(keys::BINARY_MIME) => Some(BodyType::BinaryMime),
@@ -414,15 +437,15 @@ impl<'a> MailParameters<'a> {
                 }
                 keys::SMTPUTF8 => set_flag(&mut params.smtputf8, "SMTPUTF8", value)?,
                 keys::RET => {
-                    let ret = match value.map(|v| chars::key(v.as_bytes())) {
+                    let ret = match value.map(|v| swar::key_of(v.as_bytes())) {
                         Some(keys::FULL) => Some(Ret::Full),
                         Some(keys::HDRS) => Some(Ret::Headers),
                         _ => None,
                     };
                     set_once(&mut params.ret, "RET", ret)?;
                 }
-                keys::ENVID => set_once(&mut params.envid, "ENVID", value.and_then(XText::parse))?,
-                keys::AUTH => set_once(&mut params.auth, "AUTH", value.and_then(XText::parse))?,
+                keys::ENVID => set_once(&mut params.envid, "ENVID", value.and_then(XText::parse_value))?,
+                keys::AUTH => set_once(&mut params.auth, "AUTH", value.and_then(XText::parse_value))?,
                 keys::REQUIRETLS => set_flag(&mut params.requiretls, "REQUIRETLS", value)?,
                 keys::MT_PRIORITY => set_once(&mut params.mt_priority, "MT-PRIORITY", value.and_then(parse_priority))?,
                 keys::HOLDFOR => set_once(&mut params.hold, "HOLDFOR", number(value).map(Hold::For))?,
@@ -553,8 +576,8 @@ impl<'a> RcptParameters<'a> {
     pub fn parse(text: &'a str, strict: bool) -> Result<Self, ParseError> {
         let mut params = Self::default();
         let mut walk = Params::new(text, strict);
-        while let Some((keyword, value)) = walk.next()? {
-            match chars::key(keyword.as_bytes()) {
+        while let Some(Param { keyword, key, value }) = walk.next()? {
+            match key {
                 keys::NOTIFY => set_once(&mut params.notify, "NOTIFY", value.and_then(parse_notify))?,
                 keys::ORCPT => set_once(&mut params.orcpt, "ORCPT", value.and_then(Orcpt::parse))?,
                 _ => push_other(&mut params.other, keyword, value)?,
@@ -594,12 +617,12 @@ impl<'a> RcptParameters<'a> {
 
 /// RFC 3461 section 4.1: `NEVER`, or a comma list of `SUCCESS`, `FAILURE`, `DELAY`.
 fn parse_notify(value: &str) -> Option<Notify> {
-    if chars::key(value.as_bytes()) == keys::NEVER {
+    if swar::key_of(value.as_bytes()) == keys::NEVER {
         return Some(Notify::NEVER);
     }
     let mut notify = Notify::NEVER;
     for word in chars::fields(value, b',') {
-        let flag = match chars::key(word.as_bytes()) {
+        let flag = match swar::key_of(word.as_bytes()) {
             keys::SUCCESS => &mut notify.success,
             keys::FAILURE => &mut notify.failure,
             keys::DELAY => &mut notify.delay,
