@@ -97,6 +97,15 @@ pub fn command(data: &[u8]) {
             String::from_utf8_lossy(data)
         );
     }
+    // Where the line sits in memory changes nothing: the UTF-8 check starts at the word
+    // boundary before the arguments, and the fast paths read whole words.
+    let mut shifted = vec![0u8; data.len() + 8];
+    for offset in 1..8 {
+        let line = &mut shifted[offset..offset + data.len()];
+        line.copy_from_slice(data);
+        assert_eq!(Command::parse(line, &ParseOptions::default()), lenient, "lenient, at offset {offset}");
+        assert_eq!(Command::parse(line, &ParseOptions::strict()), strict, "strict, at offset {offset}");
+    }
     for (mode, result) in [("lenient", lenient), ("strict", strict)] {
         if let Ok(command) = result {
             command_round_trip(data, mode, command.into_owned());
