@@ -617,9 +617,24 @@ impl<'a> RcptParameters<'a> {
 
 /// RFC 3461 section 4.1: `NEVER`, or a comma list of `SUCCESS`, `FAILURE`, `DELAY`.
 fn parse_notify(value: &str) -> Option<Notify> {
-    if swar::key_of(value.as_bytes()) == keys::NEVER {
-        return Some(Notify::NEVER);
-    }
+    let (success, failure, delay) = (true, true, true);
+    // The lists clients send, one key each (the value's key is 0 past 16 octets); any
+    // other list, word by word.
+    let known = match swar::key_of(value.as_bytes()) {
+        keys::NEVER => Notify::NEVER,
+        keys::SUCCESS => Notify { success, ..Notify::NEVER },
+        keys::FAILURE => Notify { failure, ..Notify::NEVER },
+        keys::DELAY => Notify { delay, ..Notify::NEVER },
+        keys::SUCCESS_FAILURE | keys::FAILURE_SUCCESS => Notify { success, failure, ..Notify::NEVER },
+        keys::FAILURE_DELAY | keys::DELAY_FAILURE => Notify { failure, delay, ..Notify::NEVER },
+        keys::SUCCESS_DELAY | keys::DELAY_SUCCESS => Notify { success, delay, ..Notify::NEVER },
+        _ => return notify_list(value),
+    };
+    Some(known)
+}
+
+/// A `NOTIFY` list word by word: each of `SUCCESS`, `FAILURE`, `DELAY` at most once.
+fn notify_list(value: &str) -> Option<Notify> {
     let mut notify = Notify::NEVER;
     for word in chars::fields(value, b',') {
         let flag = match swar::key_of(word.as_bytes()) {
@@ -661,4 +676,36 @@ mod keys {
     pub const SUCCESS: u128 = key(b"SUCCESS");
     pub const FAILURE: u128 = key(b"FAILURE");
     pub const DELAY: u128 = key(b"DELAY");
+    pub const SUCCESS_FAILURE: u128 = key(b"SUCCESS,FAILURE");
+    pub const FAILURE_SUCCESS: u128 = key(b"FAILURE,SUCCESS");
+    pub const FAILURE_DELAY: u128 = key(b"FAILURE,DELAY");
+    pub const DELAY_FAILURE: u128 = key(b"DELAY,FAILURE");
+    pub const SUCCESS_DELAY: u128 = key(b"SUCCESS,DELAY");
+    pub const DELAY_SUCCESS: u128 = key(b"DELAY,SUCCESS");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::String;
+
+    /// The lists read with one key mean what they mean word by word, and every other
+    /// list is still read word by word: all lists of up to four words, in two cases.
+    #[test]
+    fn notify_lists_read_whole_agree_with_word_by_word() {
+        const WORDS: [&str; 5] = ["SUCCESS", "FAILURE", "DELAY", "NEVER", "Delay"];
+        let mut lists: Vec<String> = WORDS.iter().map(|word| String::from(*word)).collect();
+        for _ in 0..3 {
+            let longer: Vec<String> =
+                lists.iter().flat_map(|list| WORDS.iter().map(move |word| alloc::format!("{list},{word}"))).collect();
+            lists.extend(longer);
+        }
+        for list in lists.iter().chain([&String::from("never"), &String::from("success,failure")]) {
+            let expected = match list.eq_ignore_ascii_case("NEVER") {
+                true => Some(Notify::NEVER),
+                false => notify_list(list),
+            };
+            assert_eq!(parse_notify(list), expected, "{list}");
+        }
+    }
 }
