@@ -117,6 +117,11 @@ impl<'a> XText<'a> {
     /// [`XText::parse`] for a parameter value, which the parameter grammar has checked
     /// to be `esmtp-value` without control characters: only the `+HH` escapes are left.
     fn parse_value(encoded: &'a str) -> Option<Self> {
+        // The grammar checked a whole value, but an `ORCPT` address is only the part
+        // after its `;`, which may be empty: xtext is never empty.
+        if encoded.is_empty() {
+            return None;
+        }
         let mut rest = encoded.as_bytes();
         while let Some(plus) = memchr::memchr(b'+', rest) {
             let hex = rest.get(plus + 1..plus + 3)?;
