@@ -19,6 +19,9 @@ use core::ops::Range;
 /// Positions per block.
 const BLOCK: usize = 64;
 
+/// One bit per position of a block.
+type Bits = u64;
+
 /// Blocks looked at before the flagged ones among them are visited (see
 /// [`for_each_flagged`]).
 const BATCH: usize = 64;
@@ -44,7 +47,7 @@ fn any_flagged(before: &[u8; BLOCK], at: &[u8; BLOCK], after: &[u8; BLOCK]) -> b
 
 /// The flagged positions of a block, one bit each (bit `k` for its `k`-th position).
 #[inline(always)]
-fn flag_bits(before: &[u8; BLOCK], at: &[u8; BLOCK], after: &[u8; BLOCK]) -> u64 {
+fn flag_bits(before: &[u8; BLOCK], at: &[u8; BLOCK], after: &[u8; BLOCK]) -> Bits {
     let mut flags = [0u8; BLOCK];
     for i in 0..BLOCK {
         flags[i] = u8::from(flagged(before[i], at[i], after[i]));
@@ -55,7 +58,7 @@ fn flag_bits(before: &[u8; BLOCK], at: &[u8; BLOCK], after: &[u8; BLOCK]) -> u64
         // bit 56 + m (every product term lands on a bit of its own, so nothing carries),
         // and the shift brings those eight bits down.
         let gathered = u64::from_le_bytes(*eight).wrapping_mul(0x0102_0408_1020_4080) >> 56;
-        bits |= gathered << (8 * k);
+        bits |= Bits::from(gathered) << (8 * k);
     }
     bits
 }
@@ -80,7 +83,7 @@ fn tail_start(s: &[u8]) -> usize {
 /// The flagged positions from `start` (at least 1, after the whole blocks) to the end of
 /// `s`, one bit each. The last position has no byte after it in `s`: an LF there may
 /// still be followed by a dot in the next piece, which is for the caller to judge.
-fn tail_bits(s: &[u8], start: usize) -> u64 {
+fn tail_bits(s: &[u8], start: usize) -> Bits {
     let positions = s.len().saturating_sub(start);
     if positions == 0 {
         return 0;
@@ -97,7 +100,7 @@ fn tail_bits(s: &[u8], start: usize) -> u64 {
     let bits = flag_bits(&view(0), &view(1), &view(2));
     match positions {
         BLOCK.. => bits,
-        n => bits & ((1u64 << n) - 1),
+        n => bits & ((1 << n) - 1),
     }
 }
 
@@ -198,14 +201,15 @@ fn note_flagged_blocks(
     batch: Range<usize>,
     out: &mut [usize; BATCH],
 ) -> usize {
+    let (before, at, after) = (&before[batch.clone()], &at[batch.clone()], &after[batch.clone()]);
     let mut count = 0;
-    for k in batch {
+    for (k, ((before, at), after)) in batch.zip(before.iter().zip(at).zip(after)) {
         // Every block's index is written, and the count moves past it only if the block
         // has a flagged position: no branch. `count` is below `BATCH` here (it counts the
         // blocks of this batch before `k`), so the mask changes nothing but spares a
         // bounds check.
         out[count & (BATCH - 1)] = k;
-        count += usize::from(any_flagged(&before[k], &at[k], &after[k]));
+        count += usize::from(any_flagged(before, at, after));
     }
     count
 }
