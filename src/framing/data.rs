@@ -290,8 +290,9 @@ impl DataEncoder {
 
     /// Encodes the next piece of the body into `out` without copying it: each run that
     /// needs no change goes out as a slice of `piece` (two runs overlap on a stuffed dot,
-    /// which goes out twice), and what the encoding adds (a dot before a line that starts
-    /// with one, CRLF for a bare line ending) as small static pieces of its own. The
+    /// which goes out twice), and what the encoding adds (a dot before a piece that
+    /// starts a line with one, a CR before a bare LF, an LF after a bare CR) as small
+    /// static pieces of their own. The
     /// pieces, in order, are the bytes [`encode`](Self::encode) would have written, for
     /// any mode and however the body is cut.
     ///
