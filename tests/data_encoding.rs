@@ -1,8 +1,14 @@
 //! `DataEncoder`: both ways of feeding it (copying from `&[u8]`, slicing a `Bytes`) write
 //! what a byte-by-byte reference of RFC 5321 sections 2.3.8 and 4.5.2 writes, in every
 //! mode and however the body is cut; and the `Bytes` way copies nothing of the body.
+//! And `DataDecoder`, which shares the encoder's pair scan, against its reference across
+//! the scan's block edges.
 
 mod support;
+
+#[allow(dead_code)] // only the DATA checks are used here
+#[path = "../fuzz/checks.rs"]
+mod checks;
 
 use std::ops::Range;
 
@@ -249,4 +255,32 @@ fn a_large_body_is_sliced_not_copied() {
     let expected = reference(&body, true, true);
     assert!(encode_copying(DataEncoder::new(), &slices) == expected);
     assert!(encode_slicing(DataEncoder::new(), &pieces) == expected);
+}
+
+/// The `data_decoder` fuzz check (the decoder against a byte-by-byte reference, fed
+/// whole, cut and byte by byte; the encoder's round trip and its `Bytes` way) on bodies
+/// longer than the scan's blocks, with what matters at and around the block edges.
+#[test]
+fn the_decoder_agrees_with_its_reference_across_scan_blocks() {
+    let mut rng = XorShift::new(452);
+    for len in [62, 63, 64, 65, 66, 67, 129, 130, 131, 700, 4160, 4161, 4162] {
+        for round in 0..6 {
+            let mut payload = vec![b'x'; len];
+            for at in (0..len).filter(|at| at % 64 <= 3 || at % 64 >= 61) {
+                if rng.below(2) == 0 {
+                    payload[at] = b"\r\n.\r\n."[rng.below(6)];
+                }
+            }
+            if round % 2 == 1 {
+                // A well-formed ending somewhere, so that some bodies end.
+                let at = rng.below(len.saturating_sub(5));
+                payload[at..at + 5].copy_from_slice(b"\r\n.\r\n");
+            }
+            let cuts = [2, 1 + rng.below(255) as u8];
+            let mut data = vec![(round % 2) as u8, cuts.len() as u8];
+            data.extend_from_slice(&cuts);
+            data.extend_from_slice(&payload);
+            checks::data_decoder(&data);
+        }
+    }
 }

@@ -132,10 +132,14 @@ impl DataDecoder {
                         if input.len() < pos + 3 && input[pos + 1..].iter().all(|&b| b == b'\r') {
                             return self.emit(input, pos);
                         }
-                        if pos > 0 {
-                            return self.emit(input, pos);
-                        }
+                        // The data before it goes out, and the dot is dropped now rather
+                        // than on the next call.
+                        let before = self.emit(input, pos);
                         input.advance(1);
+                        if before.is_some() {
+                            self.at_line_start = false;
+                            return before;
+                        }
                     }
                     _ if pos == input.len() => return self.emit(input, pos),
                     _ => {}
