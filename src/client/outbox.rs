@@ -10,7 +10,7 @@ use bytes::{Bytes, BytesMut};
 /// own: for so few bytes a copy costs less than one more piece in the driver's vectored
 /// write (an `Output::Transmit`, an `IoSlice`), and a body cut at every line still goes
 /// out in a few large writes.
-pub(super) const SLICE_MIN: usize = 512;
+const SLICE_MIN: usize = 512;
 
 /// The bytes a session owes the server, in order: `pieces`, then `buffer`.
 #[derive(Debug, Default)]

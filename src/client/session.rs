@@ -25,7 +25,9 @@ use crate::wire::{AttributeCommand, Capabilities, ClientAttributes, Command, Lim
 /// ([`handle_input`](Self::handle_input), [`handle_eof`](Self::handle_eof),
 /// [`handle_timeout`](Self::handle_timeout)) and drain
 /// [`poll_output`](Self::poll_output). When it asks for a message's body
-/// ([`ClientEvent::BodyWanted`]), push it in pieces of any size and end it; a message
+/// ([`ClientEvent::BodyWanted`]), push it in pieces of any size (copied with
+/// [`push_body`](Self::push_body), or sliced, not copied, with
+/// [`push_body_bytes`](Self::push_body_bytes)) and end it; a message
 /// that the server's `LIMITS` (RFC 9422) split into several transactions asks for it
 /// once per transaction (see [`send`](Self::send)). With
 /// nothing to do it says [`Output::Idle`]: the connection can be kept for later
