@@ -20,10 +20,13 @@ pub struct Pieces {
 const MAX_SLICES: usize = 64;
 
 impl Pieces {
-    /// Gathers the next piece.
+    /// Gathers the next piece (an empty one is dropped: `chunk` must not return one while
+    /// bytes remain).
     pub fn push(&mut self, piece: Bytes) {
-        self.remaining += piece.len();
-        self.pieces.push_back(piece);
+        if !piece.is_empty() {
+            self.remaining += piece.len();
+            self.pieces.push_back(piece);
+        }
     }
 
     /// Whether nothing is gathered.
@@ -57,9 +60,8 @@ impl Buf for Pieces {
     }
 
     fn chunks_vectored<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
-        let pieces = self.pieces.iter().filter(|piece| !piece.is_empty());
         let mut count = 0;
-        for (slice, piece) in slices.iter_mut().zip(pieces) {
+        for (slice, piece) in slices.iter_mut().zip(&self.pieces) {
             *slice = IoSlice::new(piece);
             count += 1;
         }
