@@ -7,9 +7,9 @@ use alloc::collections::VecDeque;
 use bytes::{Bytes, BytesMut};
 
 /// Pieces shorter than this are copied into the buffer rather than handed out on their
-/// own: for so few bytes a copy costs less than one more piece in the driver's vectored
-/// write (an `Output::Transmit`, an `IoSlice`), and a body cut at every line still goes
-/// out in a few large writes.
+/// own: consecutive short runs (a body where line after line needs a dot or a line
+/// ending repaired) then go as one piece, not one each, and a copy that small costs
+/// about what one more piece costs the driver (an `Output::Transmit`, an `IoSlice`).
 const SLICE_MIN: usize = 512;
 
 /// The bytes a session owes the server, in order: `pieces`, then `buffer`.

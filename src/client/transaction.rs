@@ -509,7 +509,8 @@ impl ClientSession {
     /// driver as [`Output::Transmit`](crate::Output::Transmit) slices of it, and only
     /// what the encoding adds (a stuffing dot, a line ending) and the commands around it
     /// are written into the session's own buffer. Short runs (under 512 octets) are
-    /// copied there too, so that a body cut at every line still goes in few writes. The
+    /// copied there too, so that a body with line after line to stuff still goes in few
+    /// pieces. The
     /// bytes on the wire are the same as with `push_body`, `BDAT` chunk sizes included.
     ///
     /// The session then hands out several `Transmit`s in a row: a driver gathers them
