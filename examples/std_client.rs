@@ -10,6 +10,8 @@
 
 #[path = "support/client_args.rs"]
 mod client_args;
+#[path = "support/pieces.rs"]
+mod pieces;
 #[path = "support/std_link.rs"]
 mod std_link;
 #[path = "support/tls.rs"]
@@ -18,10 +20,12 @@ mod tls;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 
+use bytes::Bytes;
 use smtp_sansio::Output;
 use smtp_sansio::client::{ClientEvent, ClientSession};
 
 use client_args::{ClientArgs, exit_code, report, trace};
+use pieces::Pieces;
 use std_link::Link;
 
 fn main() {
@@ -49,17 +53,27 @@ fn run(args: &ClientArgs) -> std::io::Result<i32> {
     session.quit();
     let mut exit = 0;
     let mut buffer = vec![0; 64 * 1024];
+    // The body as `Bytes`, so that the session can hand it out without copying it.
+    let body = Bytes::copy_from_slice(&args.body);
+    // What the session hands out in a row, written at once with vectored writes.
+    let mut pieces = Pieces::default();
     loop {
-        match session.poll_output() {
-            Output::Transmit(bytes) => {
-                trace(args.verbose, "C", &bytes);
-                stream.write_all(&bytes)?;
-                stream.flush()?;
-            }
+        let output = session.poll_output();
+        if let Output::Transmit(bytes) = output {
+            trace(args.verbose, "C", &bytes);
+            pieces.push(bytes);
+            continue;
+        }
+        if !pieces.is_empty() {
+            pieces.write_all_to(&mut stream)?;
+            stream.flush()?;
+        }
+        match output {
+            Output::Transmit(_) => unreachable!("gathered above"),
             Output::Event(ClientEvent::BodyWanted { .. }) => {
-                for piece in args.body.chunks(64 * 1024) {
-                    session.push_body(piece).map_err(std::io::Error::other)?;
-                }
+                // Its clean runs go out as slices of it: only stuffing dots and line ending
+                // repairs are written into the session's buffer.
+                session.push_body_bytes(body.clone()).map_err(std::io::Error::other)?;
                 session.end_body().map_err(std::io::Error::other)?;
             }
             Output::Event(event) => {

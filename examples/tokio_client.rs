@@ -10,12 +10,16 @@
 
 #[path = "support/client_args.rs"]
 mod client_args;
+#[path = "support/pieces.rs"]
+mod pieces;
 #[path = "support/tls.rs"]
 mod tls;
+// The client writes what it gathered with `write_all_buf`, not `write_all`.
+#[allow(dead_code)]
 #[path = "support/tokio_link.rs"]
 mod tokio_link;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use smtp_sansio::Output;
 use smtp_sansio::client::{ClientEvent, ClientSession};
 use tokio::net::TcpStream;
@@ -23,6 +27,7 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use client_args::{ClientArgs, exit_code, report, trace};
+use pieces::Pieces;
 use tokio_link::Link;
 
 #[tokio::main(flavor = "current_thread")]
@@ -52,16 +57,26 @@ async fn run(args: &ClientArgs) -> std::io::Result<i32> {
     session.quit();
     let mut exit = 0;
     let mut buffer = BytesMut::with_capacity(64 * 1024);
+    // The body as `Bytes`, so that the session can hand it out without copying it.
+    let body = Bytes::copy_from_slice(&args.body);
+    // What the session hands out in a row, written at once with vectored writes.
+    let mut pieces = Pieces::default();
     loop {
-        match session.poll_output() {
-            Output::Transmit(bytes) => {
-                trace(args.verbose, "C", &bytes);
-                stream.write_all(&bytes).await?;
-            }
+        let output = session.poll_output();
+        if let Output::Transmit(bytes) = output {
+            trace(args.verbose, "C", &bytes);
+            pieces.push(bytes);
+            continue;
+        }
+        if !pieces.is_empty() {
+            stream.write_all_buf(&mut pieces).await?;
+        }
+        match output {
+            Output::Transmit(_) => unreachable!("gathered above"),
             Output::Event(ClientEvent::BodyWanted { .. }) => {
-                for piece in args.body.chunks(64 * 1024) {
-                    session.push_body(piece).map_err(std::io::Error::other)?;
-                }
+                // Its clean runs go out as slices of it: only stuffing dots and line ending
+                // repairs are written into the session's buffer.
+                session.push_body_bytes(body.clone()).map_err(std::io::Error::other)?;
                 session.end_body().map_err(std::io::Error::other)?;
             }
             Output::Event(event) => {

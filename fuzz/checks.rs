@@ -20,7 +20,7 @@
 //! with the payload fed one byte at a time. An input shorter than the header is all
 //! header and an empty payload.
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use smtp_sansio::proxy::{ProxyHeader, ProxyParse};
 use smtp_sansio::{
     BareLf, BareLineEndings, Capabilities, Command, DataDecoder, DataEncoder, Decoded, Framed, LineFramer,
@@ -220,6 +220,10 @@ fn parse_replies(mut parser: ReplyParser, pieces: &[&[u8]]) -> Vec<Result<Reply,
 ///   says) and back through `DataDecoder::new()`: with `DataEncoder::raw()` the body
 ///   comes back with CRLF added unless it is empty or ends in CRLF; with
 ///   `DataEncoder::new()` the same after each bare CR and bare LF became CRLF.
+/// * In each of the encoder's four modes, fed any way, `encode_bytes` (slices of the
+///   body) writes the bytes `encode` (a copy) writes, and copies nothing of the body:
+///   each piece it hands out is a slice of the piece it was given or a byte it adds (a
+///   dot, a CR, an LF), and the slices cover the whole piece.
 pub fn data_decoder(data: &[u8]) {
     let stream = Stream::new(data);
     let normalize = stream.options & 1 == 1;
@@ -230,6 +234,7 @@ pub fn data_decoder(data: &[u8]) {
         assert_eq!(run, expected, "DataDecoder (normalize: {normalize}) fed {name} differs from the reference");
     }
     data_encoder_round_trip(&stream);
+    data_encoder_slices(&stream);
 }
 
 /// What decoding a body gave.
@@ -394,6 +399,63 @@ fn data_encoder_round_trip(stream: &Stream<'_>) {
             "DataEncoder::{name}() output {whole:?}: bare line endings differ"
         );
     }
+}
+
+fn data_encoder_slices(stream: &Stream<'_>) {
+    let modes = [
+        ("new", DataEncoder::new()),
+        ("raw", DataEncoder::raw()),
+        ("line_endings_only", DataEncoder::line_endings_only()),
+        ("verbatim", DataEncoder::verbatim()),
+    ];
+    for (name, encoder) in modes {
+        for (feed, pieces) in stream.feeds() {
+            let mut copying = encoder.clone();
+            let mut copied = BytesMut::new();
+            let mut slicing = encoder.clone();
+            let mut sliced: Vec<Bytes> = Vec::new();
+            for piece in pieces {
+                copying.encode(piece, &mut copied);
+                let piece = Bytes::copy_from_slice(piece);
+                let first = sliced.len();
+                slicing.encode_bytes(piece.clone(), &mut sliced);
+                assert_slices_of(&piece, &sliced[first..], name);
+            }
+            copying.finish(&mut copied);
+            slicing.finish(&mut sliced);
+            assert_eq!(
+                sliced.concat(),
+                copied,
+                "DataEncoder::{name}(): encode_bytes and encode differ when the body is fed {feed}"
+            );
+        }
+    }
+}
+
+/// Checks that `produced` holds slices of `piece` covering all of it, and besides them
+/// only the single bytes an encoder adds.
+fn assert_slices_of(piece: &Bytes, produced: &[Bytes], mode: &str) {
+    let memory = piece.as_ptr_range();
+    let mut covered: Vec<(usize, usize)> = Vec::new();
+    for part in produced {
+        let start = part.as_ptr() as usize;
+        if !part.is_empty() && memory.contains(&part.as_ptr()) && start + part.len() <= memory.end as usize {
+            let offset = start - memory.start as usize;
+            covered.push((offset, offset + part.len()));
+        } else {
+            assert!(
+                [&b"."[..], b"\r", b"\n"].contains(&&part[..]),
+                "DataEncoder::{mode}().encode_bytes handed out {part:?}, neither a slice of {piece:?} nor a byte it adds"
+            );
+        }
+    }
+    covered.sort_unstable();
+    let mut next = 0;
+    for (start, end) in covered {
+        assert!(start <= next, "DataEncoder::{mode}().encode_bytes copied byte {next} of {piece:?}");
+        next = next.max(end);
+    }
+    assert!(next >= piece.len(), "DataEncoder::{mode}().encode_bytes copied byte {next} of {piece:?}");
 }
 
 impl Stream<'_> {
@@ -807,83 +869,18 @@ pub fn client_session(data: &[u8]) {
 ///
 /// Invariants: the session pair finishes; the server receives the body exactly as the
 /// SMTP rules say (repaired line endings and a final CRLF for DATA, byte for byte for
-/// BDAT), or, for a raw body with bare endings, refuses it and the client says so.
+/// BDAT), or, for a raw body with bare endings, refuses it and the client says so. The
+/// body pushed as `Bytes` (`push_body_bytes`, pieces sliced from one buffer) gives the
+/// same wire bytes, the same received body and the same outcome as pushed as `&[u8]`.
 pub fn client_server(data: &[u8]) {
-    use smtp_sansio::Output;
-    use smtp_sansio::client::{ClientConfig, ClientEvent, ClientSession, Envelope};
-    use smtp_sansio::server::{ServerConfig, ServerEvent, ServerSession};
-    use smtp_sansio::wire::{ForwardPath, ReversePath};
     let stream = Stream::new(data);
-    let (bdat, no_pipelining, raw) = (stream.options & 1 != 0, stream.options & 2 != 0, stream.options & 4 != 0);
-    let mut client_config = ClientConfig::new("client.example.net");
-    client_config.prefer_bdat = bdat;
-    client_config.normalize_line_endings = !raw;
-    let mut server_config = ServerConfig::new("mx.example.org");
-    server_config.pipelining = !no_pipelining;
-    server_config.max_message_size = None;
-    let mut client = ClientSession::new(&client_config.build().unwrap());
-    let mut server = ServerSession::new(&server_config.build().unwrap());
-    let from = ReversePath::parse("<a@example.net>").expect("a path").into_owned();
-    let to = ForwardPath::parse("<b@example.org>").expect("a path").into_owned();
-    client.send(Envelope::new(from, [to]).for_body(stream.payload));
-    client.quit();
-    let pieces = stream.pieces();
-    let mut cycle = stream.lengths.iter().copied().filter(|&n| n > 0).cycle();
-    let mut cut = |bytes: &[u8]| -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            let take = cycle.next().map_or(rest.len(), usize::from).min(rest.len());
-            out.push(rest[..take].to_vec());
-            rest = &rest[take..];
-        }
-        out
-    };
-    let (mut to_server, mut to_client): (Vec<Vec<u8>>, Vec<Vec<u8>>) = (Vec::new(), Vec::new());
-    let (mut received, mut accepted, mut failed) = (Vec::new(), false, false);
-    let (mut client_done, mut server_done) = (false, false);
-    for _ in 0..10_000_000 {
-        if client_done && server_done {
-            break;
-        }
-        match client.poll_output() {
-            Output::Transmit(bytes) => to_server.extend(cut(&bytes)),
-            Output::Event(ClientEvent::BodyWanted { .. }) => {
-                for piece in &pieces {
-                    client.push_body(piece).expect("body wanted");
-                }
-                client.end_body().expect("body wanted");
-            }
-            Output::Event(ClientEvent::Accepted { .. }) => accepted = true,
-            Output::Event(ClientEvent::Failed { .. }) => failed = true,
-            Output::Closed => client_done = true,
-            Output::Wait(_) | Output::Pending(_) | Output::Idle | Output::Event(_) | Output::StartTls => {
-                if !to_client.is_empty() {
-                    client.handle_input(&to_client.remove(0));
-                } else if server_done && !client_done {
-                    client.handle_eof();
-                }
-            }
-        }
-        match server.poll_output() {
-            Output::Transmit(bytes) => to_client.extend(cut(&bytes)),
-            Output::Event(ServerEvent::BodyChunk(chunk)) => received.extend_from_slice(&chunk),
-            Output::Event(event) => {
-                if let Some(ticket) = event.ticket() {
-                    server.accept(ticket).expect("a fresh ticket");
-                }
-            }
-            Output::Closed => server_done = true,
-            Output::Wait(_) | Output::Pending(_) | Output::Idle | Output::StartTls => {
-                if !to_server.is_empty() {
-                    server.handle_input(&to_server.remove(0));
-                } else if client_done && !server_done {
-                    server.handle_eof();
-                }
-            }
-        }
-    }
-    assert!(client_done && server_done, "the pair did not finish");
+    let (bdat, raw) = (stream.options & 1 != 0, stream.options & 4 != 0);
+    let copied = deliver(&stream, false);
+    let sliced = deliver(&stream, true);
+    assert!(copied.sent == sliced.sent, "push_body_bytes wrote other bytes than push_body");
+    assert_eq!(copied.received, sliced.received, "push_body_bytes delivered another body than push_body");
+    assert_eq!((copied.accepted, copied.failed), (sliced.accepted, sliced.failed), "the outcomes differ");
+    let Delivered { received, accepted, failed, .. } = copied;
     let bare = bare_line_endings(stream.payload);
     if bdat {
         assert!(accepted, "a BDAT body is always accepted");
@@ -900,6 +897,111 @@ pub fn client_server(data: &[u8]) {
             "DATA delivers the repaired body"
         );
     }
+}
+
+/// What a `client_server` run gave.
+struct Delivered {
+    /// Every byte the client wrote.
+    sent: Vec<u8>,
+    /// The body the server received.
+    received: Vec<u8>,
+    accepted: bool,
+    failed: bool,
+}
+
+/// One `client_server` run, the body pushed with `push_body_bytes` when `as_bytes`.
+fn deliver(stream: &Stream<'_>, as_bytes: bool) -> Delivered {
+    use smtp_sansio::Output;
+    use smtp_sansio::client::{ClientConfig, ClientEvent, ClientSession, Envelope};
+    use smtp_sansio::server::{ServerConfig, ServerEvent, ServerSession};
+    use smtp_sansio::wire::{ForwardPath, ReversePath};
+    let (bdat, no_pipelining, raw) = (stream.options & 1 != 0, stream.options & 2 != 0, stream.options & 4 != 0);
+    let mut client_config = ClientConfig::new("client.example.net");
+    client_config.prefer_bdat = bdat;
+    client_config.normalize_line_endings = !raw;
+    let mut server_config = ServerConfig::new("mx.example.org");
+    server_config.pipelining = !no_pipelining;
+    server_config.max_message_size = None;
+    let mut client = ClientSession::new(&client_config.build().unwrap());
+    let mut server = ServerSession::new(&server_config.build().unwrap());
+    let from = ReversePath::parse("<a@example.net>").expect("a path").into_owned();
+    let to = ForwardPath::parse("<b@example.org>").expect("a path").into_owned();
+    client.send(Envelope::new(from, [to]).for_body(stream.payload));
+    client.quit();
+    // The pieces as slices of one buffer, as an application holding the body would cut it.
+    let body = Bytes::copy_from_slice(stream.payload);
+    let mut at = 0;
+    let pieces: Vec<Bytes> = stream
+        .pieces()
+        .iter()
+        .map(|piece| {
+            at += piece.len();
+            body.slice(at - piece.len()..at)
+        })
+        .collect();
+    let mut cycle = stream.lengths.iter().copied().filter(|&n| n > 0).cycle();
+    let mut cut = |bytes: &[u8]| -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let take = cycle.next().map_or(rest.len(), usize::from).min(rest.len());
+            out.push(rest[..take].to_vec());
+            rest = &rest[take..];
+        }
+        out
+    };
+    let (mut to_server, mut to_client): (Vec<Vec<u8>>, Vec<Vec<u8>>) = (Vec::new(), Vec::new());
+    let mut run = Delivered { sent: Vec::new(), received: Vec::new(), accepted: false, failed: false };
+    let (mut client_done, mut server_done) = (false, false);
+    for _ in 0..10_000_000 {
+        if client_done && server_done {
+            break;
+        }
+        match client.poll_output() {
+            Output::Transmit(bytes) => {
+                run.sent.extend_from_slice(&bytes);
+                to_server.extend(cut(&bytes));
+            }
+            Output::Event(ClientEvent::BodyWanted { .. }) => {
+                for piece in &pieces {
+                    match as_bytes {
+                        true => client.push_body_bytes(piece.clone()).expect("body wanted"),
+                        false => client.push_body(piece).expect("body wanted"),
+                    }
+                }
+                client.end_body().expect("body wanted");
+            }
+            Output::Event(ClientEvent::Accepted { .. }) => run.accepted = true,
+            Output::Event(ClientEvent::Failed { .. }) => run.failed = true,
+            Output::Closed => client_done = true,
+            Output::Wait(_) | Output::Pending(_) | Output::Idle | Output::Event(_) | Output::StartTls => {
+                if !to_client.is_empty() {
+                    client.handle_input(&to_client.remove(0));
+                } else if server_done && !client_done {
+                    client.handle_eof();
+                }
+            }
+        }
+        match server.poll_output() {
+            Output::Transmit(bytes) => to_client.extend(cut(&bytes)),
+            Output::Event(ServerEvent::BodyChunk(chunk)) => run.received.extend_from_slice(&chunk),
+            Output::Event(event) => {
+                if let Some(ticket) = event.ticket() {
+                    server.accept(ticket).expect("a fresh ticket");
+                }
+            }
+            Output::Closed => server_done = true,
+            Output::Wait(_) | Output::Pending(_) | Output::Idle | Output::StartTls => {
+                if !to_server.is_empty() {
+                    server.handle_input(&to_server.remove(0));
+                } else if client_done && !server_done {
+                    server.handle_eof();
+                }
+            }
+        }
+    }
+    assert!(client_done && server_done, "the pair did not finish");
+    run
 }
 
 // ---------------------------------------------------------------------------------

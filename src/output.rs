@@ -18,7 +18,9 @@ use core::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
 pub enum Output<E> {
-    /// Write these bytes to the peer, in order, before anything else.
+    /// Write these bytes to the peer, in order, before anything else. Several may come
+    /// in a row (a client hands out a body given as `Bytes` as slices of it): gathering
+    /// them into one vectored write saves system calls.
     Transmit(Bytes),
     /// Something happened that the application should know about or decide on.
     Event(E),

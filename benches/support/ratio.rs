@@ -101,3 +101,57 @@ pub fn paired(group: &str, rounds: usize, ours: &mut dyn FnMut(), peers: &mut [(
         );
     }
 }
+
+/// Runs every contender once a round (in the opposite order every other round), each
+/// timing itself and returning the seconds of the part to measure (so that its setup is
+/// left out), and prints for each pair `(a, b)` of `ratios` the median over the rounds of
+/// `a`'s time divided by `b`'s, with the quartiles: how many times `b`'s time `a` takes.
+///
+/// Like [`paired`], for the same reason: on a shared machine only times taken a few
+/// hundred microseconds apart compare.
+#[allow(dead_code)] // not every bench pairs its runs
+pub fn paired_times(
+    group: &str,
+    rounds: usize,
+    contenders: &mut [(&str, &mut dyn FnMut() -> f64)],
+    ratios: &[(&str, &str)],
+) {
+    let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); contenders.len()];
+    for round in 0..rounds {
+        let order: Vec<usize> = match round % 2 {
+            0 => (0..contenders.len()).collect(),
+            _ => (0..contenders.len()).rev().collect(),
+        };
+        for index in order {
+            times[index].push((contenders[index].1)());
+        }
+    }
+    let index = |name: &str| contenders.iter().position(|(n, _)| *n == name).expect("a contender's name");
+    let median = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    println!("\n{group}, paired: {rounds} rounds, each running every contender once; medians:");
+    for (name, _) in contenders.iter() {
+        println!("  {name:<28} {:>9.1} µs", median(&mut times[index(name)].clone()) * 1e6);
+    }
+    for (a, b) in ratios {
+        let mut per_round: Vec<f64> = times[index(a)].iter().zip(&times[index(b)]).map(|(a, b)| a / b).collect();
+        per_round.sort_by(f64::total_cmp);
+        let at = |q: usize| per_round[(per_round.len() - 1) * q / 4];
+        println!(
+            "  {a} takes {:.2}x {b}'s time (median of the rounds; quartiles {:.2}x to {:.2}x)",
+            at(2),
+            at(1),
+            at(3)
+        );
+    }
+}
+
+/// Runs `run` once and returns how many seconds it took.
+#[allow(dead_code)] // not every bench pairs its runs
+pub fn seconds(run: impl FnOnce()) -> f64 {
+    let start = std::time::Instant::now();
+    run();
+    start.elapsed().as_secs_f64()
+}

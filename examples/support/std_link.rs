@@ -71,6 +71,14 @@ where
         }
     }
 
+    /// One `writev` on plain TCP (rustls copies into its records anyway).
+    fn write_vectored(&mut self, slices: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Self::Plain(stream) => stream.write_vectored(slices),
+            Self::Tls(stream) => stream.write_vectored(slices),
+        }
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Self::Plain(stream) => stream.flush(),

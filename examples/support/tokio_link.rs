@@ -34,6 +34,17 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Link<T> {
         }
     }
 
+    /// Writes all of `buf`, with vectored writes where the stream takes them (the
+    /// client's gathered pieces, `support/pieces.rs`).
+    #[allow(dead_code)] // the server writes whole replies
+    pub async fn write_all_buf<B: bytes::Buf>(&mut self, buf: &mut B) -> io::Result<()> {
+        match self {
+            Self::Plain(stream) => stream.write_all_buf(buf).await,
+            Self::Tls(stream) => stream.write_all_buf(buf).await,
+            Self::Upgrading => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
     #[allow(dead_code)] // the client just drops the connection
     pub async fn shutdown(&mut self) -> io::Result<()> {
         match self {

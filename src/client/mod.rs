@@ -16,6 +16,7 @@
 
 mod config;
 mod event;
+mod outbox;
 mod parts;
 mod session;
 mod setup;

@@ -11,6 +11,7 @@ use bytes::BytesMut;
 
 use super::config::Client;
 use super::event::{ClientEvent, CloseReason, Envelope, Failure, MessageId};
+use super::outbox::Outbox;
 use super::transaction::Transaction;
 use crate::framing::BareLf;
 use crate::output::{Output, Pending};
@@ -24,7 +25,9 @@ use crate::wire::{AttributeCommand, Capabilities, ClientAttributes, Command, Lim
 /// ([`handle_input`](Self::handle_input), [`handle_eof`](Self::handle_eof),
 /// [`handle_timeout`](Self::handle_timeout)) and drain
 /// [`poll_output`](Self::poll_output). When it asks for a message's body
-/// ([`ClientEvent::BodyWanted`]), push it in pieces of any size and end it; a message
+/// ([`ClientEvent::BodyWanted`]), push it in pieces of any size (copied with
+/// [`push_body`](Self::push_body), or sliced, not copied, with
+/// [`push_body_bytes`](Self::push_body_bytes)) and end it; a message
 /// that the server's `LIMITS` (RFC 9422) split into several transactions asks for it
 /// once per transaction (see [`send`](Self::send)). With
 /// nothing to do it says [`Output::Idle`]: the connection can be kept for later
@@ -84,7 +87,8 @@ pub struct ClientSession {
     pub(super) client: Client,
     pub(super) input: BytesMut,
     pub(super) parser: ReplyParser,
-    pub(super) out: BytesMut,
+    /// What is owed to the server, in order.
+    pub(super) out: Outbox,
     pub(super) events: VecDeque<ClientEvent>,
     /// Replies expected, in the order their commands went out.
     pub(super) expected: VecDeque<Expect>,
@@ -241,7 +245,7 @@ impl ClientSession {
             client: client.clone(),
             input: BytesMut::new(),
             parser,
-            out: BytesMut::new(),
+            out: Outbox::default(),
             events: VecDeque::new(),
             expected: VecDeque::from([Expect::Greeting]),
             phase: Phase::Setup,
@@ -413,8 +417,8 @@ impl ClientSession {
             if let Some(event) = self.events.pop_front() {
                 return Output::Event(event);
             }
-            if !self.out.is_empty() {
-                return Output::Transmit(self.out.split().freeze());
+            if let Some(bytes) = self.out.pop() {
+                return Output::Transmit(bytes);
             }
             match &self.phase {
                 Phase::Closing(reason) => {
@@ -528,7 +532,7 @@ impl ClientSession {
             self.give_up(CloseReason::ProtocolViolation);
             return true;
         }
-        if command.encode(&mut self.out).is_err() {
+        if command.encode(self.out.buffer()).is_err() {
             return false;
         }
         self.expected.push_back(expect);
@@ -541,7 +545,7 @@ impl ClientSession {
         if self.expected.is_empty() && !self.input.is_empty() {
             return self.give_up(CloseReason::ProtocolViolation);
         }
-        self.out.extend_from_slice(line);
+        self.out.put_slice(line);
         self.expected.push_back(expect);
     }
 
@@ -566,7 +570,7 @@ impl ClientSession {
         self.input.clear();
         let config = &self.client.config;
         self.parser = ReplyParser::with_limits(config.max_reply_line, config.max_reply_lines, BareLf::Accept);
-        match Command::Quit.encode(&mut self.out) {
+        match Command::Quit.encode(self.out.buffer()) {
             Ok(()) => self.phase = Phase::Quitting(reason),
             Err(_) => self.phase = Phase::Closing(reason),
         }

@@ -4,8 +4,6 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use bytes::BufMut;
-
 use super::config::{ClientCredentials, TlsPolicy, mechanism_fits};
 use super::event::{ClientEvent, CloseReason};
 use super::session::{AuthStep, ClientSession, Expect, Phase, Xclient};

@@ -8,9 +8,10 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use super::event::{ClientEvent, Envelope, Failure, LocalFailure, MessageId, Stage as FailedStage};
+use super::outbox::Outbox;
 use super::parts;
 use super::session::{ClientError, ClientSession, Expect};
 use crate::framing::DataEncoder;
@@ -93,10 +94,10 @@ enum Stage {
     Done,
 }
 
-/// A `BDAT` chunk ready to go, with the replies it is owed.
+/// A `BDAT` chunk ready to go (the command and the chunk), with the replies it is owed.
 #[derive(Debug)]
 struct Frame {
-    bytes: BytesMut,
+    bytes: Outbox,
     expects: Vec<Expect>,
 }
 
@@ -269,7 +270,7 @@ impl ClientSession {
         transaction.accepted.clear();
         transaction.encoder = transaction.fresh.clone();
         transaction.waiting.clear();
-        let rollback = (self.out.len(), self.expected.len());
+        let rollback = (self.out.mark(), self.expected.len());
         // Postfix's XFORWARD_README: XFORWARD outside a transaction, so before MAIL; it
         // "may be pipelined when the server supports ESMTP command pipelining".
         match transaction.xforward.front() {
@@ -299,8 +300,8 @@ impl ClientSession {
     fn send_mail(&mut self, rollback: (usize, usize)) {
         let Some(transaction) = self.current.as_mut() else { return };
         // Each command encoded when the message started.
-        if transaction.mail.encode(&mut self.out).is_err() {
-            self.out.truncate(rollback.0);
+        if transaction.mail.encode(self.out.buffer()).is_err() {
+            self.out.rewind(rollback.0);
             self.expected.truncate(rollback.1);
             if let Some(transaction) = self.current.take() {
                 self.events.push_back(transaction.failed(Failure::Local(LocalFailure::Encoding)));
@@ -315,7 +316,7 @@ impl ClientSession {
             for &index in &transaction.part {
                 // Encoded once when the message started: it encodes again.
                 if let Some(command) = transaction.rcpts.get(index)
-                    && command.encode(&mut self.out).is_ok()
+                    && command.encode(self.out.buffer()).is_ok()
                 {
                     self.expected.push_back(Expect::Rcpt(index));
                 }
@@ -385,7 +386,7 @@ impl ClientSession {
             Expect::Chunk => {
                 let chunk_owed = self.expected.iter().any(|expect| matches!(expect, Expect::Chunk));
                 if !chunk_owed && let Some(frame) = transaction.waiting.pop_front() {
-                    self.out.unsplit(frame.bytes);
+                    self.out.append(frame.bytes);
                     self.expected.extend(frame.expects);
                 }
             }
@@ -428,7 +429,7 @@ impl ClientSession {
                 *next_line += 1;
                 match line {
                     Some(line) => self.command_line(&line, Expect::Xforward),
-                    None => self.send_mail((self.out.len(), self.expected.len())),
+                    None => self.send_mail((self.out.mark(), self.expected.len())),
                 }
             }
             Stage::Envelope { next_rcpt } if *next_rcpt < transaction.part.len() => {
@@ -490,11 +491,115 @@ impl ClientSession {
 
     /// The next piece of the body asked for by [`ClientEvent::BodyWanted`] (asked for once
     /// per transaction: a message split by the server's `LIMITS` is pushed whole each
-    /// time, from its start): dot-stuffed for `DATA`, or one `BDAT` chunk; bare CR and LF made CRLF unless the body is
-    /// `BINARYMIME` or the configuration says not to. Without PIPELINING, a `BDAT` chunk
-    /// waits for the reply to the one before (RFC 3030 section 4.2); once the server
-    /// refuses one, the message has failed and this says [`ClientError::MessageRefused`].
+    /// time, from its start): dot-stuffed for `DATA`, or one `BDAT` chunk; bare CR and LF
+    /// made CRLF unless the body is `BINARYMIME` or the configuration says not to. Without
+    /// PIPELINING, a `BDAT` chunk waits for the reply to the one before (RFC 3030 section
+    /// 4.2); once the server refuses one, the message has failed and this says
+    /// [`ClientError::MessageRefused`].
+    ///
+    /// The piece is copied. A body held as [`Bytes`] can go without a copy:
+    /// [`push_body_bytes`](Self::push_body_bytes).
     pub fn push_body(&mut self, piece: &[u8]) -> Result<(), ClientError> {
+        self.push_body_with(|encoder, out| encoder.encode(piece, out.buffer()))
+    }
+
+    /// Like [`push_body`](Self::push_body), for a piece held as [`Bytes`] (or anything
+    /// that becomes one without a copy: a `Vec<u8>`, a `String`, a `BytesMut`, a
+    /// `&'static [u8]`), which is not copied: its runs that need no change reach the
+    /// driver as [`Output::Transmit`](crate::Output::Transmit) slices of it, and only
+    /// what the encoding adds (a stuffing dot, a line ending) and the commands around it
+    /// are written into the session's own buffer. Short runs (under 512 octets) are
+    /// copied there too, so that a body with line after line to stuff still goes in few
+    /// pieces. The
+    /// bytes on the wire are the same as with `push_body`, `BDAT` chunk sizes included.
+    ///
+    /// The session then hands out several `Transmit`s in a row: a driver gathers them
+    /// into one vectored write.
+    ///
+    /// ```
+    /// use std::io::{IoSlice, Write};
+    ///
+    /// use bytes::Bytes;
+    /// use smtp_sansio::client::{ClientConfig, ClientEvent, ClientSession, Envelope};
+    /// use smtp_sansio::wire::{ForwardPath, ReversePath};
+    /// use smtp_sansio::Output;
+    ///
+    /// /// Writes every piece, in order, with as few calls as the writer allows.
+    /// fn write_all_pieces(socket: &mut impl Write, pieces: &[Bytes]) -> std::io::Result<()> {
+    ///     let mut slices: Vec<IoSlice<'_>> = pieces.iter().map(|piece| IoSlice::new(piece)).collect();
+    ///     let mut slices = &mut slices[..];
+    ///     while !slices.is_empty() {
+    ///         let written = socket.write_vectored(slices)?;
+    ///         if written == 0 {
+    ///             return Err(std::io::ErrorKind::WriteZero.into());
+    ///         }
+    ///         IoSlice::advance_slices(&mut slices, written);
+    ///     }
+    ///     Ok(())
+    /// }
+    ///
+    /// // A large body, read from a file or built by the application, held as `Bytes`.
+    /// let body = Bytes::from("Subject: report\r\n\r\n".to_string() + &"figures, figures\r\n".repeat(4096));
+    ///
+    /// let client = ClientConfig::new("client.example.net").build().unwrap();
+    /// let mut session = ClientSession::new(&client);
+    /// let from = ReversePath::parse("<alice@example.net>").unwrap().into_owned();
+    /// let to = ForwardPath::parse("<bob@example.org>").unwrap().into_owned();
+    /// session.send(Envelope::new(from, [to]).for_body(&body));
+    /// session.quit();
+    /// let mut server: Vec<&[u8]> = vec![
+    ///     b"220 mx.example.org ESMTP\r\n",
+    ///     b"250-mx.example.org\r\n250 PIPELINING\r\n",
+    ///     b"250 2.1.0 OK\r\n250 2.1.5 OK\r\n354 Go ahead\r\n",
+    ///     b"250 2.0.0 Queued\r\n",
+    ///     b"221 2.0.0 Bye\r\n",
+    /// ];
+    /// server.reverse();
+    /// let mut socket: Vec<u8> = Vec::new(); // stands for the connection
+    /// let mut pieces: Vec<Bytes> = Vec::new();
+    /// let (mut writes, mut body_sliced) = (0, false);
+    /// loop {
+    ///     let output = session.poll_output();
+    ///     // Consecutive `Transmit`s are gathered, and written once something else comes.
+    ///     if let Output::Transmit(bytes) = output {
+    ///         pieces.push(bytes);
+    ///         continue;
+    ///     }
+    ///     if !pieces.is_empty() {
+    ///         // The body has nothing to stuff: it goes out as it is, not as a copy.
+    ///         body_sliced |= pieces.iter().any(|piece| piece.as_ptr() == body.as_ptr() && piece.len() == body.len());
+    ///         write_all_pieces(&mut socket, &pieces).unwrap();
+    ///         writes += 1;
+    ///         pieces.clear();
+    ///     }
+    ///     match output {
+    ///         Output::Event(ClientEvent::BodyWanted { .. }) => {
+    ///             session.push_body_bytes(body.clone()).unwrap();
+    ///             session.end_body().unwrap();
+    ///         }
+    ///         Output::Event(_) => {}
+    ///         Output::Wait(_) => match server.pop() {
+    ///             Some(reply) => session.handle_input(reply),
+    ///             None => session.handle_eof(),
+    ///         },
+    ///         Output::Closed => break,
+    ///         other => panic!("unexpected {other:?}"),
+    ///     }
+    /// }
+    /// let body_at = socket.windows(body.len()).position(|window| window == body).unwrap();
+    /// assert!(socket[..body_at].ends_with(b"DATA\r\n"));
+    /// assert_eq!(&socket[body_at + body.len()..], b".\r\nQUIT\r\n");
+    /// assert!(body_sliced);
+    /// assert_eq!(writes, 4); // EHLO; MAIL, RCPT and DATA; the body and its final dot; QUIT
+    /// ```
+    pub fn push_body_bytes(&mut self, piece: impl Into<Bytes>) -> Result<(), ClientError> {
+        let piece = piece.into();
+        self.push_body_with(|encoder, out| encoder.encode_bytes(piece, out))
+    }
+
+    /// Checks that a body is wanted, then encodes a piece of it with `encode`: into the
+    /// output for `DATA`, as one chunk for `BDAT`.
+    fn push_body_with(&mut self, encode: impl FnOnce(&mut DataEncoder, &mut Outbox)) -> Result<(), ClientError> {
         let chunk_in_flight = self.expected.iter().any(|expect| matches!(expect, Expect::Chunk | Expect::End(_)));
         let refused = self.refused_body.is_some();
         let Some(transaction) = self.current.as_mut() else {
@@ -507,11 +612,11 @@ impl ClientSession {
             _ => return Err(ClientError::NoBodyWanted),
         }
         if !transaction.bdat {
-            transaction.encoder.encode(piece, &mut self.out);
+            encode(&mut transaction.encoder, &mut self.out);
             return Ok(());
         }
-        let mut chunk = BytesMut::new();
-        transaction.encoder.encode(piece, &mut chunk);
+        let mut chunk = Outbox::default();
+        encode(&mut transaction.encoder, &mut chunk);
         if !chunk.is_empty() {
             let frame = bdat_frame(chunk, false, alloc::vec![Expect::Chunk]);
             self.send_frame(frame, chunk_in_flight);
@@ -543,7 +648,7 @@ impl ClientSession {
             return Ok(());
         }
         let expects = transaction.end_expects(lmtp);
-        let mut tail = BytesMut::new();
+        let mut tail = Outbox::default();
         transaction.encoder.finish(&mut tail);
         self.send_frame(bdat_frame(tail, true, expects), chunk_in_flight);
         Ok(())
@@ -566,7 +671,7 @@ impl ClientSession {
         let Some(transaction) = self.current.as_mut() else { return };
         let pipelined = transaction.pipelining && !lmtp_last;
         if pipelined || (!chunk_in_flight && transaction.waiting.is_empty()) {
-            self.out.unsplit(frame.bytes);
+            self.out.append(frame.bytes);
             self.expected.extend(frame.expects);
         } else {
             transaction.waiting.push_back(frame);
@@ -579,12 +684,13 @@ fn lmtp_ends_owed(expected: &VecDeque<Expect>) -> bool {
     expected.iter().any(|expect| matches!(expect, Expect::End(Some(_))))
 }
 
-/// `BDAT <size> [LAST]` and the chunk.
-fn bdat_frame(chunk: BytesMut, last: bool, expects: Vec<Expect>) -> Frame {
-    let mut bytes = BytesMut::with_capacity(chunk.len() + 24);
+/// `BDAT <size> [LAST]` and the chunk (RFC 3030 section 2: the size is the chunk's, to
+/// the octet).
+fn bdat_frame(chunk: Outbox, last: bool, expects: Vec<Expect>) -> Frame {
+    let mut bytes = Outbox::default();
     // Writing into a BytesMut cannot fail.
-    let _ = write!(bytes, "BDAT {}{}\r\n", chunk.len(), if last { " LAST" } else { "" });
-    bytes.unsplit(chunk);
+    let _ = write!(bytes.buffer(), "BDAT {}{}\r\n", chunk.len(), if last { " LAST" } else { "" });
+    bytes.append(chunk);
     Frame { bytes, expects }
 }
 

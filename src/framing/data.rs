@@ -1,7 +1,11 @@
 //! The `DATA` body: dot-unstuffing for a server, dot-stuffing for a client
 //! (RFC 5321 sections 3.3, 4.1.1.4 and 4.5.2).
 
+use core::ops::Range;
+
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use super::pairs::{Scan, for_each_flagged, scan};
 
 /// Bare line endings seen in a body: a CR not followed by LF, or an LF not preceded
 /// by CR. RFC 5321 section 2.3.8 forbids both, and SMTP smuggling attacks depend on
@@ -128,10 +132,14 @@ impl DataDecoder {
                         if input.len() < pos + 3 && input[pos + 1..].iter().all(|&b| b == b'\r') {
                             return self.emit(input, pos);
                         }
-                        if pos > 0 {
-                            return self.emit(input, pos);
-                        }
+                        // The data before it goes out, and the dot is dropped now rather
+                        // than on the next call.
+                        let before = self.emit(input, pos);
                         input.advance(1);
+                        if before.is_some() {
+                            self.at_line_start = false;
+                            return before;
+                        }
                     }
                     _ if pos == input.len() => return self.emit(input, pos),
                     _ => {}
@@ -192,83 +200,6 @@ impl DataDecoder {
     }
 }
 
-/// What [`scan`] found after a run of well-formed lines.
-enum Scan {
-    /// A line starts at this offset with a `.`: the stuffed dot or the end of data.
-    LineStart(usize),
-    /// A bare CR or bare LF at this offset.
-    Bare(usize),
-    /// This many bytes are well-formed and can go out; the rest (a CR, or nothing) must
-    /// wait for more input.
-    Clean(usize),
-}
-
-/// Finds the first place in `s` (which is mid-line) that needs more than copying: a
-/// `.` after CRLF, or a CR not followed by LF, or an LF not preceded by CR.
-///
-/// It looks at every pair of neighbouring bytes `(a, b)` at once, in blocks the
-/// compiler turns into vector instructions: a CR must pair with an LF (`a == CR` exactly
-/// when `b == LF`), and an LF must not be followed by a dot. A clean 64-pair stride
-/// costs one branch; a stride that fails is narrowed to 16 pairs, and only those are
-/// looked at byte by byte. Lines end every 80 bytes or so, so stopping at each line, as
-/// a scan for CR and LF would, costs more than this whole pass.
-fn scan(s: &[u8]) -> Scan {
-    match s.first() {
-        None => return Scan::Clean(0),
-        // Nothing before it in `s` is a CR: a CR at the end of the last input stays in
-        // the input, so an LF here lost its CR long ago.
-        Some(b'\n') => return Scan::Bare(0),
-        Some(_) => {}
-    }
-    let pairs = s.len() - 1;
-    let (firsts, seconds) = (&s[..pairs], &s[1..]);
-    let mut start = 0;
-    // Strides of 64 then blocks of 16: measured the fastest with baseline x86-64 (SSE2),
-    // AVX2 and AVX-512 alike. (Blocks of 16 alone were ten times slower with
-    // `-C target-cpu=native` on an AVX-512 machine: the compiler vectorised them badly.)
-    start += clean_blocks::<64>(&firsts[start..], &seconds[start..]);
-    start += clean_blocks::<16>(&firsts[start..], &seconds[start..]);
-    for i in start..pairs {
-        let (a, b) = (s[i], s[i + 1]);
-        if a == b'\r' && b != b'\n' {
-            return Scan::Bare(i);
-        }
-        if a != b'\r' && b == b'\n' {
-            return Scan::Bare(i + 1);
-        }
-        if a == b'\n' && b == b'.' {
-            return Scan::LineStart(i + 1);
-        }
-    }
-    // Every pair is well-formed. A CR at the very end waits for its LF; an LF at the end
-    // ends a line, and the next call starts there.
-    match s[pairs] {
-        b'\r' => Scan::Clean(pairs),
-        _ => Scan::Clean(s.len()),
-    }
-}
-
-/// How many leading pairs `(a[i], b[i])`, in whole blocks of `N`, are all well-formed.
-#[inline(always)]
-fn clean_blocks<const N: usize>(a: &[u8], b: &[u8]) -> usize {
-    let (a_blocks, _) = a.as_chunks::<N>();
-    let (b_blocks, _) = b.as_chunks::<N>();
-    let mut clean = 0;
-    for (a, b) in a_blocks.iter().zip(b_blocks) {
-        let mut flags = 0u8;
-        for i in 0..N {
-            let unpaired = (a[i] == b'\r') != (b[i] == b'\n');
-            let dot_line = a[i] == b'\n' && b[i] == b'.';
-            flags |= u8::from(unpaired) | u8::from(dot_line);
-        }
-        if flags != 0 {
-            break;
-        }
-        clean += N;
-    }
-    clean
-}
-
 /// Writes a message body for `DATA`: dot-stuffs it and adds the final `.` line
 /// (RFC 5321 section 4.5.2).
 ///
@@ -287,10 +218,33 @@ fn clean_blocks<const N: usize>(a: &[u8], b: &[u8]) -> usize {
 /// encoder.finish(&mut out);
 /// assert_eq!(&out[..], b"..hidden\r\nlast line\r\n.\r\n");
 /// ```
+///
+/// A body held as [`Bytes`] need not be copied: [`encode_bytes`](Self::encode_bytes)
+/// hands out the runs that need no change as slices of it, and adds the few bytes the
+/// encoding needs (a stuffing dot, a line ending) as pieces of their own, for a vectored
+/// write:
+///
+/// ```
+/// use bytes::Bytes;
+/// use smtp_sansio::DataEncoder;
+///
+/// let body = Bytes::from("Subject: hi\r\n\r\n.leading dot\r\nlast line\r\n");
+/// let mut encoder = DataEncoder::new();
+/// let mut pieces: Vec<Bytes> = Vec::new();
+/// encoder.encode_bytes(body.clone(), &mut pieces);
+/// encoder.finish(&mut pieces);
+/// assert_eq!(pieces.concat(), b"Subject: hi\r\n\r\n..leading dot\r\nlast line\r\n.\r\n");
+/// // The body went out as two slices of itself, overlapping on the stuffed dot, and the
+/// // final `.` line as a piece of its own: nothing was copied.
+/// let body_range = body.as_ptr_range();
+/// assert_eq!(pieces.len(), 3);
+/// assert!(pieces[..2].iter().all(|piece| body_range.contains(&piece.as_ptr())));
+/// ```
 #[derive(Debug, Clone)]
 pub struct DataEncoder {
     at_line_start: bool,
-    /// The previous piece ended with a CR whose partner is not known yet.
+    /// The previous piece ended with a CR (already written) whose partner is not known
+    /// yet.
     pending_cr: bool,
     normalize: bool,
     /// Dot-stuff lines (DATA); off for BDAT chunks, which only get line endings fixed.
@@ -328,83 +282,199 @@ impl DataEncoder {
         Self { stuff: false, normalize: false, ..Self::new() }
     }
 
-    /// Encodes the next piece of the body into `out`.
+    /// Encodes the next piece of the body into `out`, copying it.
     ///
-    /// Runs of well-formed lines are found with the decoder's pair scan and
-    /// copied whole; only a line that starts with `.` or a bare CR or LF stops the copy.
-    pub fn encode(&mut self, mut body: &[u8], out: &mut BytesMut) {
-        out.reserve(body.len() + body.len() / 32 + 4);
-        if self.pending_cr {
-            let Some(&next) = body.first() else { return };
-            self.pending_cr = false;
-            self.line_end_after_cr(next == b'\n', out);
-            if next == b'\n' {
-                body = &body[1..];
-            }
-        }
-        while let Some(&first) = body.first() {
-            if self.at_line_start {
-                self.at_line_start = false;
-                if first == b'.' && self.stuff {
-                    out.put_u8(b'.');
-                }
-            }
-            // Offsets from `scan` are within `body`.
-            match scan(body) {
-                Scan::Clean(len) => {
-                    out.put_slice(&body[..len]);
-                    // What `scan` left is a CR whose partner is in the next piece; the
-                    // line starts (or not) once that is known.
-                    self.pending_cr = len < body.len();
-                    self.at_line_start = !self.pending_cr && len > 0 && body[len - 1] == b'\n';
-                    return;
-                }
-                Scan::LineStart(at) => {
-                    out.put_slice(&body[..at]);
-                    // The `.` at `at` goes out with the next run, after its stuffing dot.
-                    if self.stuff {
-                        out.put_u8(b'.');
-                    }
-                    body = &body[at..];
-                }
-                Scan::Bare(at) => {
-                    out.put_slice(&body[..at]);
-                    if self.normalize {
-                        out.put_slice(b"\r\n");
-                        self.at_line_start = true;
-                    } else {
-                        out.put_u8(body[at]);
-                    }
-                    body = &body[at + 1..];
-                }
-            }
-        }
+    /// Every byte of `piece` goes out at once (a CR at its end too: whether a line ends
+    /// there is known with the next piece), so the output is the same however the body
+    /// is cut.
+    pub fn encode(&mut self, piece: &[u8], out: &mut BytesMut) {
+        out.reserve(piece.len() + piece.len() / 32 + 4);
+        self.encode_into(piece, &mut Copying { piece, out });
+    }
+
+    /// Encodes the next piece of the body into `out` without copying it: each run that
+    /// needs no change goes out as a slice of `piece` (two runs overlap on a stuffed dot,
+    /// which goes out twice), and what the encoding adds (a dot before a piece that
+    /// starts a line with one, a CR before a bare LF, an LF after a bare CR) as small
+    /// static pieces of their own. The
+    /// pieces, in order, are the bytes [`encode`](Self::encode) would have written, for
+    /// any mode and however the body is cut.
+    ///
+    /// `out` is anything that collects [`Bytes`]: a `Vec<Bytes>` for a vectored write,
+    /// or a [`BytesMut`], which copies them.
+    pub fn encode_bytes<E: Extend<Bytes>>(&mut self, piece: Bytes, out: &mut E) {
+        self.encode_into(&piece, &mut Slicing { piece: &piece, out });
     }
 
     /// Ends the body: adds CRLF if it did not end with one, then `.<CRLF>`. (For
-    /// `BDAT` chunks, [`line_endings_only`](Self::line_endings_only), only a CR held back
-    /// at the end goes out.) The encoder is ready for a new body afterwards.
-    pub fn finish(&mut self, out: &mut BytesMut) {
-        if self.pending_cr {
-            self.line_end_after_cr(false, out);
+    /// `BDAT` chunks, [`line_endings_only`](Self::line_endings_only), only the LF a CR
+    /// at the very end was missing goes out.) The encoder is ready for a new body
+    /// afterwards.
+    ///
+    /// `out` is anything that collects [`Bytes`], as for
+    /// [`encode_bytes`](Self::encode_bytes): a [`BytesMut`] or a `Vec<Bytes>`.
+    pub fn finish<E: Extend<Bytes>>(&mut self, out: &mut E) {
+        let add = |bytes: &'static [u8], out: &mut E| out.extend(Some(Bytes::from_static(bytes)));
+        if self.pending_cr && self.normalize {
+            add(b"\n", out);
+            self.at_line_start = true;
         }
         if self.stuff {
             if !self.at_line_start {
-                out.put_slice(b"\r\n");
+                add(b"\r\n", out);
             }
-            out.put_slice(b".\r\n");
+            add(b".\r\n", out);
         }
         *self = Self { normalize: self.normalize, stuff: self.stuff, ..Self::new() };
     }
 
-    /// A CR has been read; `with_lf` says whether an LF follows it.
-    fn line_end_after_cr(&mut self, with_lf: bool, out: &mut BytesMut) {
-        if with_lf || self.normalize {
-            out.put_slice(b"\r\n");
-            self.at_line_start = true;
-        } else {
-            out.put_u8(b'\r');
-            self.at_line_start = false;
+    /// Encodes `piece` into `sink`: the runs of it that need no change, and what the
+    /// encoding adds between them.
+    #[inline(always)]
+    fn encode_into(&mut self, piece: &[u8], sink: &mut impl Sink) {
+        let Some(&last) = piece.last() else { return };
+        if !self.normalize && !self.stuff {
+            // Verbatim: nothing to look for.
+            return sink.run(0..piece.len());
         }
+        // `piece[from..]` has not gone out yet.
+        let mut from = 0;
+        let cr_before = self.pending_cr;
+        self.at_piece_start(piece, &mut from, sink);
+        for_each_flagged(piece, |at| self.at_flagged(piece, at, &mut from, sink));
+        sink.run(from..piece.len());
+        // A CR at the end has gone out; what it means is known with the next piece.
+        self.pending_cr = last == b'\r';
+        self.at_line_start = last == b'\n' && {
+            let crlf = match piece.len() {
+                1 => cr_before,
+                // In bounds: the piece has two bytes or more.
+                len => piece[len - 2] == b'\r',
+            };
+            crlf || self.normalize
+        };
+    }
+
+    /// The first byte of a piece, which the pair scan does not see as the second of a
+    /// pair: it may pair with a CR the last piece ended with, or start a line.
+    fn at_piece_start(&mut self, piece: &[u8], from: &mut usize, sink: &mut impl Sink) {
+        // Called with a piece of one byte or more.
+        let first = piece[0];
+        if core::mem::take(&mut self.pending_cr) {
+            if first == b'\n' {
+                // CRLF across the two pieces.
+                return self.line_start(piece, 1, from, sink);
+            }
+            // The CR that ended the last piece was bare.
+            if self.normalize {
+                sink.add(b"\n");
+                self.line_start(piece, 0, from, sink);
+            }
+            return;
+        }
+        if first == b'\n' {
+            // An LF with no CR before it: the CR is added, and the LF goes out with the run.
+            if self.normalize {
+                sink.add(b"\r");
+                self.line_start(piece, 1, from, sink);
+            }
+            return;
+        }
+        if self.at_line_start {
+            self.line_start(piece, 0, from, sink);
+        }
+    }
+
+    /// A flagged position of `piece` (see the pair scan): a bare CR before it, a bare LF
+    /// at it, or an LF followed by a dot.
+    fn at_flagged(&self, piece: &[u8], at: usize, from: &mut usize, sink: &mut impl Sink) {
+        // In bounds: flagged positions are 1 or more and inside the piece.
+        let (before, byte) = (piece[at - 1], piece[at]);
+        if before == b'\r' && byte != b'\n' {
+            // A bare CR: made CRLF, it ends a line (RFC 5321 section 2.3.8).
+            if self.normalize {
+                sink.run(*from..at);
+                sink.add(b"\n");
+                *from = at;
+                self.line_start(piece, at, from, sink);
+            }
+        } else if byte == b'\n' {
+            let crlf = before == b'\r';
+            if !crlf && self.normalize {
+                // A bare LF, made CRLF: the CR is added, and the LF goes out with the run.
+                sink.run(*from..at);
+                sink.add(b"\r");
+                *from = at;
+            }
+            // Only CRLF ends a line: in a raw body a bare LF starts none.
+            if crlf || self.normalize {
+                self.line_start(piece, at + 1, from, sink);
+            }
+        }
+    }
+
+    /// A line starts at `at` (which may be the end of the piece): a `.` there is doubled
+    /// (RFC 5321 section 4.5.2).
+    fn line_start(&self, piece: &[u8], at: usize, from: &mut usize, sink: &mut impl Sink) {
+        if !self.stuff || piece.get(at) != Some(&b'.') {
+            return;
+        }
+        if *from < at {
+            // The dot ends this run and starts the next one: it goes out twice, and
+            // both runs stay slices of the piece.
+            sink.run(*from..at + 1);
+            *from = at;
+        } else {
+            sink.add(b".");
+        }
+    }
+}
+
+/// Where a [`DataEncoder`]'s output goes: runs of the piece being encoded, as they are,
+/// and the bytes the encoding adds.
+trait Sink {
+    /// `piece[range]` goes out unchanged (nothing if the range is empty).
+    fn run(&mut self, range: Range<usize>);
+    /// Bytes the encoding adds: a stuffing dot, a line ending.
+    fn add(&mut self, bytes: &'static [u8]);
+}
+
+/// Copies into a buffer.
+struct Copying<'a> {
+    piece: &'a [u8],
+    out: &'a mut BytesMut,
+}
+
+impl Sink for Copying<'_> {
+    #[inline(always)]
+    fn run(&mut self, range: Range<usize>) {
+        // The encoder's ranges are within the piece.
+        self.out.put_slice(&self.piece[range]);
+    }
+
+    #[inline(always)]
+    fn add(&mut self, bytes: &'static [u8]) {
+        self.out.put_slice(bytes);
+    }
+}
+
+/// Hands out slices of the piece, and static pieces for what is added.
+struct Slicing<'a, E> {
+    piece: &'a Bytes,
+    out: &'a mut E,
+}
+
+impl<E: Extend<Bytes>> Sink for Slicing<'_, E> {
+    #[inline(always)]
+    fn run(&mut self, range: Range<usize>) {
+        if !range.is_empty() {
+            // The encoder's ranges are within the piece.
+            self.out.extend(Some(self.piece.slice(range)));
+        }
+    }
+
+    #[inline(always)]
+    fn add(&mut self, bytes: &'static [u8]) {
+        self.out.extend(Some(Bytes::from_static(bytes)));
     }
 }

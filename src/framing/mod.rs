@@ -13,6 +13,7 @@
 mod bdat;
 mod data;
 mod line;
+mod pairs;
 
 pub use bdat::BdatReader;
 pub use data::{BareLineEndings, DataDecoder, DataEncoder, Decoded};

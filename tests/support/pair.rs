@@ -52,6 +52,30 @@ pub fn run_pair_scheduled(
     decide: &dyn Fn(&ServerEvent) -> Verdict,
     schedule: Schedule,
 ) -> PairRun {
+    run_pair_pushing(client_config, server_config, messages, piece, split, decide, schedule, Push::Copied)
+}
+
+/// How the client's application hands over a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Push {
+    /// `push_body` with `&[u8]` pieces.
+    Copied,
+    /// `push_body_bytes` with pieces that are slices of one `Bytes`.
+    Sliced,
+}
+
+/// [`run_pair_scheduled`] with the bodies pushed as `push` says.
+#[allow(clippy::too_many_arguments)]
+pub fn run_pair_pushing(
+    client_config: &ClientConfig,
+    server_config: &ServerConfig,
+    messages: &[(Envelope, Vec<u8>)],
+    piece: usize,
+    split: u64,
+    decide: &dyn Fn(&ServerEvent) -> Verdict,
+    schedule: Schedule,
+    push: Push,
+) -> PairRun {
     let mut held: Vec<Held> = Vec::new();
     let mut coin = XorShift::new(match schedule {
         Schedule::Random(seed) => seed,
@@ -98,8 +122,13 @@ pub fn run_pair_scheduled(
                 Output::Event(event) => {
                     if let ClientEvent::BodyWanted { message } = &event {
                         let index = ids.iter().position(|id| id == message).expect("a message we sent");
-                        for chunk in messages[index].1.chunks(piece.max(1)) {
-                            client.push_body(chunk).expect("body wanted");
+                        let body = bytes::Bytes::from(messages[index].1.clone());
+                        for at in (0..body.len()).step_by(piece.max(1)) {
+                            let chunk = body.slice(at..body.len().min(at.saturating_add(piece.max(1))));
+                            match push {
+                                Push::Copied => client.push_body(&chunk).expect("body wanted"),
+                                Push::Sliced => client.push_body_bytes(chunk).expect("body wanted"),
+                            }
                         }
                         client.end_body().expect("body wanted");
                     }
