@@ -54,7 +54,7 @@ async fn main() -> io::Result<()> {
         xclient: args.xclient.clone(),
     };
     // Connections in progress; Ctrl-C waits for them (up to a minute) before exiting.
-    let active = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let active = Arc::new(tokio::sync::Semaphore::new(args.max_connections as usize));
     let mut accepting = Vec::new();
     for addr in &args.listen {
         let listener = TcpListener::bind(addr).await?;
@@ -83,8 +83,7 @@ async fn main() -> io::Result<()> {
     for task in accepting {
         task.abort();
     }
-    let all = u32::try_from(MAX_CONNECTIONS).unwrap_or(u32::MAX);
-    if tokio::time::timeout(Duration::from_secs(60), active.acquire_many(all)).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(60), active.acquire_many(args.max_connections)).await.is_err() {
         eprintln!("some connections were still open after a minute");
     }
     Ok(())
@@ -95,9 +94,6 @@ fn exit(message: &str) -> ! {
     eprintln!("{message}");
     std::process::exit(2)
 }
-
-/// Connections served at once; more wait in the listen queue.
-const MAX_CONNECTIONS: usize = 1024;
 
 /// What every connection shares. Cloning it copies reference counts.
 #[derive(Clone)]
