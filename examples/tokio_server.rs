@@ -21,14 +21,17 @@ mod tokio_link;
 #[path = "support/trace.rs"]
 mod trace;
 
+use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use smtp_sansio::Output;
 use smtp_sansio::server::{Server, ServerEvent, ServerSession};
+use tokio::io::ReadBuf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
@@ -125,7 +128,7 @@ struct Shared {
 async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Result<()> {
     let mut link: Link<TlsStream<TcpStream>> = Link::Plain(stream);
     if shared.server.config().implicit_tls {
-        link = handshake(link, shared).await?;
+        link = Box::pin(handshake(link, shared)).await?;
     }
     let mut session = ServerSession::new(&shared.server);
     let mut app = Connection::new(&shared.maildir, peer.ip());
@@ -135,9 +138,7 @@ async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Resu
         session.trust_proxy();
     }
     // Decisions made by other tasks come back here: only this loop touches the session.
-    let (decided_sender, mut decided) = mpsc::unbounded_channel::<Decision>();
-    // Each read is handed to the session whole (`split`): body chunks are slices of it.
-    let mut buffer = BytesMut::new();
+    let mut later = LaterDecisions::default();
     let mut tracer = Tracer::new(shared.verbose);
     // When the session's timer fires; a wait that does not restart it keeps it (the
     // deadline of a command line that arrives in pieces).
@@ -156,31 +157,22 @@ async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Resu
                 Some(decision) if shared.decide_after.is_zero() => decision.apply(&mut session),
                 // As an application that asks a database or a policy service would: the
                 // decision comes back later, from another task.
-                Some(decision) => {
-                    let (sender, delay) = (decided_sender.clone(), shared.decide_after);
-                    tokio::spawn(async move {
-                        tokio::time::sleep(delay).await;
-                        // The connection may be gone by now: then nobody waits for it.
-                        let _ = sender.send(decision);
-                    });
-                }
+                Some(decision) => later.send_after(decision, shared.decide_after),
             },
             Output::Wait(wait) => {
                 let fires_at = wait.deadline(tokio::time::Instant::now(), deadline);
                 deadline = Some(fires_at);
-                match tokio::time::timeout_at(fires_at, read(&mut link, &mut buffer)).await {
-                    Ok(input) => hand_over(input, &mut buffer, &mut session, &mut tracer),
+                match tokio::time::timeout_at(fires_at, read(&mut link)).await {
+                    Ok(input) => hand_over(input, &mut session, &mut tracer),
                     Err(_elapsed) => session.handle_timeout(),
                 }
             }
             Output::Pending(pending) => tokio::select! {
                 // Both futures are cancel safe: the one that loses has taken nothing.
-                Some(decision) = decided.recv(), if pending.owed() > 0 => decision.apply(&mut session),
+                Some(decision) = later.next(), if pending.owed() > 0 => decision.apply(&mut session),
                 // When the session cannot use input (a command waits on a decision that
                 // everything after it depends on), reading would only fill its buffer.
-                input = read(&mut link, &mut buffer), if pending.wants_input() => {
-                    hand_over(input, &mut buffer, &mut session, &mut tracer)
-                }
+                input = read(&mut link), if pending.wants_input() => hand_over(input, &mut session, &mut tracer),
                 // Nothing owed and nothing to read: only the TLS handshake, which is never
                 // left pending here. A bug, then: close rather than wait forever.
                 else => {
@@ -189,7 +181,9 @@ async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Resu
                 }
             },
             Output::StartTls => {
-                link = handshake(link, shared).await?;
+                // Boxed, here and above: the handshake's state is over a kilobyte, and
+                // inline it would make every connection's task that much bigger.
+                link = Box::pin(handshake(link, shared)).await?;
                 session.tls_established().map_err(io::Error::other)?;
             }
             Output::Idle => unreachable!("a server session is never idle"),
@@ -220,23 +214,66 @@ fn act(app: &mut Connection<'_>, event: ServerEvent, session: &mut ServerSession
     decision
 }
 
-/// Reads what the peer sent into `buffer`'s spare room. Cancel safe.
-async fn read(link: &mut Link<TlsStream<TcpStream>>, buffer: &mut BytesMut) -> io::Result<usize> {
-    // Reads are split off, and the session keeps slices of them: a fresh block once
-    // the last one is nearly used up, rather than a copy of every read.
-    if buffer.capacity() < 4 * 1024 {
-        buffer.reserve(64 * 1024);
-    }
-    link.read_buf(buffer).await
+thread_local! {
+    /// Where every connection served by this thread reads: a connection waiting for its
+    /// peer holds no read buffer (10,000 idle connections would otherwise hold 10,000).
+    static READ_BUFFER: RefCell<Box<[u8]>> = RefCell::new(vec![0; 64 * 1024].into_boxed_slice());
 }
 
-/// Gives the session one read: the bytes, owned and not copied, or the end of input.
-fn hand_over(input: io::Result<usize>, buffer: &mut BytesMut, session: &mut ServerSession, tracer: &mut Tracer) {
+/// Waits for what the peer sends, and returns it: a copy of the bytes read, exactly
+/// their size, or nothing at the end of input. Cancel safe: the thread's buffer is only
+/// lent for one poll, and a poll that reads returns at once.
+async fn read(link: &mut Link<TlsStream<TcpStream>>) -> io::Result<BytesMut> {
+    std::future::poll_fn(|cx| {
+        READ_BUFFER.with_borrow_mut(|buffer| {
+            let mut buffer = ReadBuf::new(buffer);
+            std::task::ready!(link.poll_read(cx, &mut buffer))?;
+            Poll::Ready(Ok(BytesMut::from(buffer.filled())))
+        })
+    })
+    .await
+}
+
+/// Gives the session one read (it keeps the bytes it does not use yet, and body chunks
+/// are slices of them), or the end of input.
+fn hand_over(input: io::Result<BytesMut>, session: &mut ServerSession, tracer: &mut Tracer) {
     match input {
-        Ok(0) | Err(_) => session.handle_eof(),
-        Ok(_) => {
-            tracer.client(buffer);
-            session.handle_input_buf(buffer.split());
+        Ok(bytes) if !bytes.is_empty() => {
+            tracer.client(&bytes);
+            session.handle_input_buf(bytes);
+        }
+        // The end of input, or a connection that broke: the same to the session.
+        _ => session.handle_eof(),
+    }
+}
+
+/// Decisions answered later, from other tasks (`--decide-after-ms`): they come back over
+/// a channel to the connection's loop, the only one that touches its session. The
+/// channel is made with the first such decision: an unused one would cost every
+/// connection about 2 KB.
+#[derive(Default)]
+struct LaterDecisions {
+    channel: Option<(mpsc::UnboundedSender<Decision>, mpsc::UnboundedReceiver<Decision>)>,
+}
+
+impl LaterDecisions {
+    /// Gives `decision` back after `delay`, as an application that asks a database or a
+    /// policy service would.
+    fn send_after(&mut self, decision: Decision, delay: Duration) {
+        let (sender, _) = self.channel.get_or_insert_with(mpsc::unbounded_channel);
+        let sender = sender.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            // The connection may be gone by now: then nobody waits for it.
+            let _ = sender.send(decision);
+        });
+    }
+
+    /// The next decision that came back; `None` if none was ever sent away. Cancel safe.
+    async fn next(&mut self) -> Option<Decision> {
+        match &mut self.channel {
+            Some((_, receiver)) => receiver.recv().await,
+            None => None,
         }
     }
 }
