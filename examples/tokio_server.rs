@@ -42,20 +42,38 @@ use server_args::ServerArgs;
 use tokio_link::Link;
 use trace::Tracer;
 
-#[tokio::main]
-async fn main() -> io::Result<()> {
+fn main() -> io::Result<()> {
     let args = ServerArgs::from_command_line();
+    runtime(&args)?.block_on(run(args))
+}
+
+/// Without fsync, nothing the server does blocks for long, and most of its work is
+/// system calls: one thread serves every connection, with no wake-ups from one thread
+/// to another (and leaves the other cores to the clients, on a loopback benchmark).
+/// With fsync, storing a message blocks for milliseconds: a thread per core, and
+/// `block_in_place` (see [`act`]) lets the others go on while one waits for the disk.
+fn runtime(args: &ServerArgs) -> io::Result<tokio::runtime::Runtime> {
+    let mut builder = match args.fsync {
+        true => tokio::runtime::Builder::new_multi_thread(),
+        false => tokio::runtime::Builder::new_current_thread(),
+    };
+    builder.enable_all().build()
+}
+
+/// Listens, serves every connection in a task of its own, and on Ctrl-C waits for the
+/// ones in progress.
+async fn run(args: ServerArgs) -> io::Result<()> {
     // The configuration is checked once; every session shares it.
     let tls = args.tls().unwrap_or_else(|message| exit(&message));
     let server = args.server(tls.is_some()).unwrap_or_else(|message| exit(&message));
-    let shared = Shared {
+    let shared = Arc::new(Shared {
         server,
         maildir: Arc::new(Maildir::open(&args.maildir, args.fsync, &args.hostname, args.users.clone())?),
         tls: tls.map(TlsAcceptor::from),
         verbose: args.verbose,
         decide_after: args.decide_after(),
         xclient: args.xclient.clone(),
-    };
+    });
     // Connections in progress; Ctrl-C waits for them (up to a minute) before exiting.
     let active = Arc::new(tokio::sync::Semaphore::new(args.max_connections as usize));
     let mut accepting = Vec::new();
@@ -98,8 +116,7 @@ fn exit(message: &str) -> ! {
     std::process::exit(2)
 }
 
-/// What every connection shares. Cloning it copies reference counts.
-#[derive(Clone)]
+/// What every connection shares.
 struct Shared {
     server: Server,
     maildir: Arc<Maildir>,
@@ -187,7 +204,7 @@ async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Resu
                 session.tls_established().map_err(io::Error::other)?;
             }
             Output::Idle => unreachable!("a server session is never idle"),
-            Output::Closed => return link.shutdown().await,
+            Output::Closed => return close(link).await,
         }
     }
 }
@@ -201,8 +218,9 @@ fn act(app: &mut Connection<'_>, event: ServerEvent, session: &mut ServerSession
     // The peer's address changed: whether it is trusted with XCLIENT is decided anew.
     let proxied = matches!(event, ServerEvent::Proxied(_) | ServerEvent::Xclient(_));
     // Storing a message with fsync blocks for milliseconds: tell the runtime, so other
-    // connections go on. Without fsync the file operations only touch the page cache,
-    // and handing the worker over would cost more than they do.
+    // connections go on (with fsync the runtime has a thread per core: see [`runtime`]).
+    // Without fsync the file operations only touch the page cache, and handing the
+    // worker over would cost more than they do.
     let decision = if shared.maildir.fsync() && Connection::may_block(&event) {
         tokio::task::block_in_place(|| app.handle(event, protocol))
     } else {
@@ -275,6 +293,16 @@ impl LaterDecisions {
             Some((_, receiver)) => receiver.recv().await,
             None => None,
         }
+    }
+}
+
+/// Ends the connection. TLS says so with its `close_notify` alert; plain TCP needs only
+/// the close that dropping the stream makes, which sends the FIN (a `shutdown` first
+/// would cost one more system call per connection, and send nothing more).
+async fn close(link: Link<TlsStream<TcpStream>>) -> io::Result<()> {
+    match link {
+        Link::Plain(_) => Ok(()),
+        mut tls => tls.shutdown().await,
     }
 }
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Messages per second over loopback, in one run: Postfix's smtp-source (50 sessions,
 # 20000 messages of 1 KiB) against our tokio_server, against Postfix's smtp-sink
-# storing every message (-d), and against aiosmtpd storing to a Maildir, three rounds
-# interleaved. Prints each rate, the medians and their ratios. A benchmark, not a CI
-# gate: the machine's noise shows.
+# storing every message (-d), and against aiosmtpd storing to a Maildir, five rounds
+# interleaved. Prints each rate, the medians and their ratios, and each round's ratio
+# to smtp-sink. A benchmark, not a CI gate: the machine's noise shows.
 # Usage: bash scripts/bench-loopback.sh [--fsync]   (our server skips fsync unless asked)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,7 @@ fsync_flag=--no-fsync
 [ "${1:-}" = "--fsync" ] && fsync_flag=""
 sessions=50
 messages=20000
+rounds=5
 
 work=$(mktemp -d /tmp/smtp-sansio-bench.XXXXXX)
 pids=()
@@ -39,31 +40,39 @@ load() {
     end=$(date +%s.%N)
     python3 -c "print(round($messages / ($end - $start)))"
 }
+# Stops the server just measured, so that it takes nothing from the next ones.
+stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 
-# Each server once per round, three rounds interleaved, so that the machine's drift
+# Each server once per round, the rounds interleaved, so that the machine's drift
 # touches all of them alike; the medians are compared.
 ours=() sink=() aio=()
-for round in 1 2 3; do
+for round in $(seq "$rounds"); do
     port=$(free_port)
     target/release/examples/tokio_server --listen "127.0.0.1:$port" --maildir "$work/ours-$round" $fsync_flag >/dev/null 2>&1 &
-    pids+=($!)
+    server=$!
+    pids+=("$server")
     wait_port "$port" && ours+=("$(load "$port")")
+    stop "$server"
     stored=$(ls "$work/ours-$round/new" | wc -l)
     [ "$stored" -eq "$messages" ] || echo "round $round: tokio_server stored $stored of $messages"
 
     port=$(free_port)
     mkdir -p "$work/sink-$round"
     smtp-sink -u root -d "$work/sink-$round/%M." "127.0.0.1:$port" 1024 >/dev/null 2>&1 &
-    pids+=($!)
+    server=$!
+    pids+=("$server")
     wait_port "$port" && sink+=("$(load "$port")")
+    stop "$server"
 
     port=$(free_port)
     python3 -m aiosmtpd -n -l "127.0.0.1:$port" -c aiosmtpd.handlers.Mailbox "$work/aiosmtpd-$round" >/dev/null 2>&1 &
-    pids+=($!)
+    server=$!
+    pids+=("$server")
     wait_port "$port" && aio+=("$(load "$port")")
+    stop "$server"
 done
 
-echo "smtp-source: $sessions sessions, $messages messages of 1 KiB, over loopback; 3 rounds"
+echo "smtp-source: $sessions sessions, $messages messages of 1 KiB, over loopback; $rounds rounds"
 echo "tokio_server (Maildir, $([ -n "$fsync_flag" ] && echo "no fsync" || echo "fsync")): ${ours[*]} messages/s"
 echo "smtp-sink -d (Postfix):           ${sink[*]} messages/s"
 echo "aiosmtpd (Maildir):               ${aio[*]} messages/s"
@@ -72,4 +81,6 @@ import statistics, sys
 ours, sink, aio = (statistics.median(map(float, arg.split())) for arg in sys.argv[1:])
 print(f"medians: tokio_server {ours:.0f}, smtp-sink {sink:.0f}, aiosmtpd {aio:.0f} messages/s")
 print(f"tokio_server is {ours / sink:.2f}x smtp-sink and {ours / aio:.2f}x aiosmtpd")
+rounds = zip(sys.argv[1].split(), sys.argv[2].split())
+print("each round, tokio_server / smtp-sink:", " ".join(f"{float(a) / float(b):.2f}x" for a, b in rounds))
 PY
