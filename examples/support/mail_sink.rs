@@ -104,8 +104,9 @@ impl<'a> Connection<'a> {
     }
 
     /// Whether acting on `event` may wait for the disk: creating a message's file and
-    /// storing it (fsync, rename). Body chunks go to a buffer first, and are written
-    /// in 64 KiB pieces. (The std server blocks anyway.)
+    /// storing it (fsync, rename). Body chunks only fill the file's buffer, or are
+    /// written as they come, which the page cache takes at once. (The std server blocks
+    /// anyway.)
     #[allow(dead_code)]
     pub fn may_block(event: &ServerEvent) -> bool {
         matches!(event, ServerEvent::Data { .. } | ServerEvent::MessageEnd { .. } | ServerEvent::Delivery { .. })
@@ -216,7 +217,10 @@ impl<'a> Connection<'a> {
             let _one_at_a_time = self.maildir.directory_operations.lock();
             File::create(self.maildir.root.join("tmp").join(&name))?
         };
-        let mut file = BufWriter::with_capacity(64 * 1024, created);
+        // Small chunks gather here (a small message is one write); a chunk at least as
+        // large as the buffer is written as it is. A bigger buffer would cost a fresh
+        // allocation, and its page faults, for every message.
+        let mut file = BufWriter::with_capacity(8 * 1024, created);
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         let recipient = match self.recipients.as_slice() {
             [one] => smtp_sansio::wire::ForwardPath::parse(one).ok(),
