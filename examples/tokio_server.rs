@@ -233,8 +233,9 @@ fn act(app: &mut Connection<'_>, event: ServerEvent, session: &mut ServerSession
 }
 
 thread_local! {
-    /// Where every connection served by this thread reads: a connection waiting for its
-    /// peer holds no read buffer (10,000 idle connections would otherwise hold 10,000).
+    /// Where every connection served by this thread reads, so that a connection waiting
+    /// for its peer holds no read buffer of its own (most of an idle connection's
+    /// memory, when each had one).
     static READ_BUFFER: RefCell<Box<[u8]>> = RefCell::new(vec![0; 64 * 1024].into_boxed_slice());
 }
 
