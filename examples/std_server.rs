@@ -51,8 +51,15 @@ fn main() -> std::io::Result<()> {
         listener.set_nonblocking(true)?;
         eprintln!("listening on {} (Maildir {})", listener.local_addr()?, args.maildir.display());
         let (server, maildir, verbose, tls) = (server.clone(), maildir.clone(), args.verbose, tls.clone());
+        let max_connections = args.max_connections as usize;
         listeners.push(std::thread::spawn(move || {
             while !SHUTDOWN.load(Ordering::SeqCst) {
+                // At the limit, more connections wait in the listen queue until one ends.
+                // (Each listener checks on its own: with several, each may take one more.)
+                if ACTIVE.load(Ordering::SeqCst) >= max_connections {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
                 let stream = match listener.accept() {
                     Ok((stream, _)) => stream,
                     Err(error) if error.kind() == ErrorKind::WouldBlock => {

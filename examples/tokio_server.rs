@@ -21,14 +21,17 @@ mod tokio_link;
 #[path = "support/trace.rs"]
 mod trace;
 
+use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use smtp_sansio::Output;
 use smtp_sansio::server::{Server, ServerEvent, ServerSession};
+use tokio::io::ReadBuf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
@@ -39,22 +42,40 @@ use server_args::ServerArgs;
 use tokio_link::Link;
 use trace::Tracer;
 
-#[tokio::main]
-async fn main() -> io::Result<()> {
+fn main() -> io::Result<()> {
     let args = ServerArgs::from_command_line();
+    runtime(&args)?.block_on(run(args))
+}
+
+/// Without fsync, nothing the server does blocks for long, and most of its work is
+/// system calls: one thread serves every connection, with no wake-ups from one thread
+/// to another (and leaves the other cores to the clients, on a loopback benchmark).
+/// With fsync, storing a message blocks for milliseconds: a thread per core, and
+/// `block_in_place` (see [`act`]) lets the others go on while one waits for the disk.
+fn runtime(args: &ServerArgs) -> io::Result<tokio::runtime::Runtime> {
+    let mut builder = match args.fsync {
+        true => tokio::runtime::Builder::new_multi_thread(),
+        false => tokio::runtime::Builder::new_current_thread(),
+    };
+    builder.enable_all().build()
+}
+
+/// Listens, serves every connection in a task of its own, and on Ctrl-C waits for the
+/// ones in progress.
+async fn run(args: ServerArgs) -> io::Result<()> {
     // The configuration is checked once; every session shares it.
     let tls = args.tls().unwrap_or_else(|message| exit(&message));
     let server = args.server(tls.is_some()).unwrap_or_else(|message| exit(&message));
-    let shared = Shared {
+    let shared = Arc::new(Shared {
         server,
         maildir: Arc::new(Maildir::open(&args.maildir, args.fsync, &args.hostname, args.users.clone())?),
         tls: tls.map(TlsAcceptor::from),
         verbose: args.verbose,
         decide_after: args.decide_after(),
         xclient: args.xclient.clone(),
-    };
+    });
     // Connections in progress; Ctrl-C waits for them (up to a minute) before exiting.
-    let active = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let active = Arc::new(tokio::sync::Semaphore::new(args.max_connections as usize));
     let mut accepting = Vec::new();
     for addr in &args.listen {
         let listener = TcpListener::bind(addr).await?;
@@ -83,8 +104,7 @@ async fn main() -> io::Result<()> {
     for task in accepting {
         task.abort();
     }
-    let all = u32::try_from(MAX_CONNECTIONS).unwrap_or(u32::MAX);
-    if tokio::time::timeout(Duration::from_secs(60), active.acquire_many(all)).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(60), active.acquire_many(args.max_connections)).await.is_err() {
         eprintln!("some connections were still open after a minute");
     }
     Ok(())
@@ -96,11 +116,7 @@ fn exit(message: &str) -> ! {
     std::process::exit(2)
 }
 
-/// Connections served at once; more wait in the listen queue.
-const MAX_CONNECTIONS: usize = 1024;
-
-/// What every connection shares. Cloning it copies reference counts.
-#[derive(Clone)]
+/// What every connection shares.
 struct Shared {
     server: Server,
     maildir: Arc<Maildir>,
@@ -129,7 +145,7 @@ struct Shared {
 async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Result<()> {
     let mut link: Link<TlsStream<TcpStream>> = Link::Plain(stream);
     if shared.server.config().implicit_tls {
-        link = handshake(link, shared).await?;
+        link = Box::pin(handshake(link, shared)).await?;
     }
     let mut session = ServerSession::new(&shared.server);
     let mut app = Connection::new(&shared.maildir, peer.ip());
@@ -139,9 +155,7 @@ async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Resu
         session.trust_proxy();
     }
     // Decisions made by other tasks come back here: only this loop touches the session.
-    let (decided_sender, mut decided) = mpsc::unbounded_channel::<Decision>();
-    // Each read is handed to the session whole (`split`): body chunks are slices of it.
-    let mut buffer = BytesMut::new();
+    let mut later = LaterDecisions::default();
     let mut tracer = Tracer::new(shared.verbose);
     // When the session's timer fires; a wait that does not restart it keeps it (the
     // deadline of a command line that arrives in pieces).
@@ -160,31 +174,22 @@ async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Resu
                 Some(decision) if shared.decide_after.is_zero() => decision.apply(&mut session),
                 // As an application that asks a database or a policy service would: the
                 // decision comes back later, from another task.
-                Some(decision) => {
-                    let (sender, delay) = (decided_sender.clone(), shared.decide_after);
-                    tokio::spawn(async move {
-                        tokio::time::sleep(delay).await;
-                        // The connection may be gone by now: then nobody waits for it.
-                        let _ = sender.send(decision);
-                    });
-                }
+                Some(decision) => later.send_after(decision, shared.decide_after),
             },
             Output::Wait(wait) => {
                 let fires_at = wait.deadline(tokio::time::Instant::now(), deadline);
                 deadline = Some(fires_at);
-                match tokio::time::timeout_at(fires_at, read(&mut link, &mut buffer)).await {
-                    Ok(input) => hand_over(input, &mut buffer, &mut session, &mut tracer),
+                match tokio::time::timeout_at(fires_at, read(&mut link)).await {
+                    Ok(input) => hand_over(input, &mut session, &mut tracer),
                     Err(_elapsed) => session.handle_timeout(),
                 }
             }
             Output::Pending(pending) => tokio::select! {
                 // Both futures are cancel safe: the one that loses has taken nothing.
-                Some(decision) = decided.recv(), if pending.owed() > 0 => decision.apply(&mut session),
+                Some(decision) = later.next(), if pending.owed() > 0 => decision.apply(&mut session),
                 // When the session cannot use input (a command waits on a decision that
                 // everything after it depends on), reading would only fill its buffer.
-                input = read(&mut link, &mut buffer), if pending.wants_input() => {
-                    hand_over(input, &mut buffer, &mut session, &mut tracer)
-                }
+                input = read(&mut link), if pending.wants_input() => hand_over(input, &mut session, &mut tracer),
                 // Nothing owed and nothing to read: only the TLS handshake, which is never
                 // left pending here. A bug, then: close rather than wait forever.
                 else => {
@@ -193,11 +198,13 @@ async fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Resu
                 }
             },
             Output::StartTls => {
-                link = handshake(link, shared).await?;
+                // Boxed, here and above: the handshake's state is over a kilobyte, and
+                // inline it would make every connection's task that much bigger.
+                link = Box::pin(handshake(link, shared)).await?;
                 session.tls_established().map_err(io::Error::other)?;
             }
             Output::Idle => unreachable!("a server session is never idle"),
-            Output::Closed => return link.shutdown().await,
+            Output::Closed => return close(link).await,
         }
     }
 }
@@ -211,8 +218,9 @@ fn act(app: &mut Connection<'_>, event: ServerEvent, session: &mut ServerSession
     // The peer's address changed: whether it is trusted with XCLIENT is decided anew.
     let proxied = matches!(event, ServerEvent::Proxied(_) | ServerEvent::Xclient(_));
     // Storing a message with fsync blocks for milliseconds: tell the runtime, so other
-    // connections go on. Without fsync the file operations only touch the page cache,
-    // and handing the worker over would cost more than they do.
+    // connections go on (with fsync the runtime has a thread per core: see [`runtime`]).
+    // Without fsync the file operations only touch the page cache, and handing the
+    // worker over would cost more than they do.
     let decision = if shared.maildir.fsync() && Connection::may_block(&event) {
         tokio::task::block_in_place(|| app.handle(event, protocol))
     } else {
@@ -224,24 +232,78 @@ fn act(app: &mut Connection<'_>, event: ServerEvent, session: &mut ServerSession
     decision
 }
 
-/// Reads what the peer sent into `buffer`'s spare room. Cancel safe.
-async fn read(link: &mut Link<TlsStream<TcpStream>>, buffer: &mut BytesMut) -> io::Result<usize> {
-    // Reads are split off, and the session keeps slices of them: a fresh block once
-    // the last one is nearly used up, rather than a copy of every read.
-    if buffer.capacity() < 4 * 1024 {
-        buffer.reserve(64 * 1024);
-    }
-    link.read_buf(buffer).await
+thread_local! {
+    /// Where every connection served by this thread reads, so that a connection waiting
+    /// for its peer holds no read buffer of its own (most of an idle connection's
+    /// memory, when each had one).
+    static READ_BUFFER: RefCell<Box<[u8]>> = RefCell::new(vec![0; 64 * 1024].into_boxed_slice());
 }
 
-/// Gives the session one read: the bytes, owned and not copied, or the end of input.
-fn hand_over(input: io::Result<usize>, buffer: &mut BytesMut, session: &mut ServerSession, tracer: &mut Tracer) {
+/// Waits for what the peer sends, and returns it: a copy of the bytes read, exactly
+/// their size, or nothing at the end of input. Cancel safe: the thread's buffer is only
+/// lent for one poll, and a poll that reads returns at once.
+async fn read(link: &mut Link<TlsStream<TcpStream>>) -> io::Result<BytesMut> {
+    std::future::poll_fn(|cx| {
+        READ_BUFFER.with_borrow_mut(|buffer| {
+            let mut buffer = ReadBuf::new(buffer);
+            std::task::ready!(link.poll_read(cx, &mut buffer))?;
+            Poll::Ready(Ok(BytesMut::from(buffer.filled())))
+        })
+    })
+    .await
+}
+
+/// Gives the session one read (it keeps the bytes it does not use yet, and body chunks
+/// are slices of them), or the end of input.
+fn hand_over(input: io::Result<BytesMut>, session: &mut ServerSession, tracer: &mut Tracer) {
     match input {
-        Ok(0) | Err(_) => session.handle_eof(),
-        Ok(_) => {
-            tracer.client(buffer);
-            session.handle_input_buf(buffer.split());
+        Ok(bytes) if !bytes.is_empty() => {
+            tracer.client(&bytes);
+            session.handle_input_buf(bytes);
         }
+        // The end of input, or a connection that broke: the same to the session.
+        _ => session.handle_eof(),
+    }
+}
+
+/// Decisions answered later, from other tasks (`--decide-after-ms`): they come back over
+/// a channel to the connection's loop, the only one that touches its session. The
+/// channel is made with the first such decision: an unused one would cost every
+/// connection about 2 KB.
+#[derive(Default)]
+struct LaterDecisions {
+    channel: Option<(mpsc::UnboundedSender<Decision>, mpsc::UnboundedReceiver<Decision>)>,
+}
+
+impl LaterDecisions {
+    /// Gives `decision` back after `delay`, as an application that asks a database or a
+    /// policy service would.
+    fn send_after(&mut self, decision: Decision, delay: Duration) {
+        let (sender, _) = self.channel.get_or_insert_with(mpsc::unbounded_channel);
+        let sender = sender.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            // The connection may be gone by now: then nobody waits for it.
+            let _ = sender.send(decision);
+        });
+    }
+
+    /// The next decision that came back; `None` if none was ever sent away. Cancel safe.
+    async fn next(&mut self) -> Option<Decision> {
+        match &mut self.channel {
+            Some((_, receiver)) => receiver.recv().await,
+            None => None,
+        }
+    }
+}
+
+/// Ends the connection. TLS says so with its `close_notify` alert; plain TCP needs only
+/// the close that dropping the stream makes, which sends the FIN (a `shutdown` first
+/// would cost one more system call per connection, and send nothing more).
+async fn close(link: Link<TlsStream<TcpStream>>) -> io::Result<()> {
+    match link {
+        Link::Plain(_) => Ok(()),
+        mut tls => tls.shutdown().await,
     }
 }
 

@@ -78,6 +78,9 @@ pub struct ServerArgs {
     /// TLS from the first byte (port 465 style) instead of STARTTLS.
     #[arg(long)]
     pub implicit_tls: bool,
+    /// Connections served at once; more wait in the listen queue.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
     /// tokio_server only: answer every decision from another task, N milliseconds after
     /// its event (0: at once).
     #[arg(long, value_name = "N", default_value_t = 0)]

@@ -2,8 +2,10 @@
 //! for the tokio examples.
 
 use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 /// The connection: plain TCP, or a TLS stream `T` over it (the server's or the
@@ -18,11 +20,24 @@ pub enum Link<T> {
 impl<T: AsyncRead + AsyncWrite + Unpin> Link<T> {
     /// Reads into the spare capacity of `buffer` (cancel safe: in a `select!` that
     /// another branch wins, nothing was read).
+    #[allow(dead_code)] // the server reads with `poll_read`
     pub async fn read_buf(&mut self, buffer: &mut bytes::BytesMut) -> io::Result<usize> {
         match self {
             Self::Plain(stream) => stream.read_buf(buffer).await,
             Self::Tls(stream) => stream.read_buf(buffer).await,
             Self::Upgrading => Ok(0),
+        }
+    }
+
+    /// Reads into `buffer` if the peer sent something, else arranges for `cx` to be
+    /// woken when it does. For a buffer that is lent only for one poll (the server's
+    /// per-thread read buffer).
+    #[allow(dead_code)] // the client reads with `read_buf`
+    pub fn poll_read(&mut self, cx: &mut Context<'_>, buffer: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Self::Plain(stream) => Pin::new(stream).poll_read(cx, buffer),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buffer),
+            Self::Upgrading => Poll::Ready(Ok(())),
         }
     }
 
