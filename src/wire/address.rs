@@ -716,12 +716,7 @@ mod tests {
         const DOMAIN: &[&str] = &["a", "Z", "9", "example", "org", "abcdefgh", "-", ".", "x-y"];
         const STRAY: &[&str] =
             &["..", "@", ">", "<", "\"", "\\", "[", "]", ":", ",", " ", "é", "\u{85}", "\x7f", "\x01", "_", "(", ";"];
-        let mut next = || {
-            *state ^= *state << 13;
-            *state ^= *state >> 7;
-            *state ^= *state << 17;
-            *state
-        };
+        let mut next = || super::super::xorshift(state);
         let mut text = String::from("<");
         for pieces in [LOCAL, &["@"], DOMAIN] {
             let count = if pieces.len() == 1 { 1 } else { 1 + next() % 6 };

@@ -724,12 +724,7 @@ mod tests {
             "Postmaster",
             "=",
         ];
-        let mut next = || {
-            *state ^= *state << 13;
-            *state ^= *state >> 7;
-            *state ^= *state << 17;
-            *state
-        };
+        let mut next = || super::super::xorshift(state);
         let mut text = String::new();
         // Most start like a real command, so that the fast path is taken often.
         if next() % 4 != 0 {

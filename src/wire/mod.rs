@@ -49,3 +49,13 @@ impl ParseOptions {
         Self { strict: true, limits: AddressLimits::RFC5321 }
     }
 }
+
+/// A deterministic generator for the unit tests that compare fast paths with the full
+/// grammar (xorshift64).
+#[cfg(test)]
+pub(crate) fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
