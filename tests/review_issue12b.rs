@@ -833,3 +833,113 @@ fn split_message_body_pushed_as_bytes_each_transaction() {
         }
     }
 }
+
+/// RFC 3030 section 2: after a refused BDAT chunk no more chunks of the message go. A body
+/// pushed as Bytes after the refusal is refused (MessageRefused, as documented for
+/// push_body) and nothing of it reaches the wire; end_body then sends no BDAT LAST.
+#[test]
+fn bytes_pushed_after_a_refused_bdat_chunk_go_nowhere() {
+    for pipelining in [true, false] {
+        let mut config = ClientConfig::new("client.example.net");
+        config.prefer_bdat = true;
+        let mut session = ClientSession::new(&config.clone().build().unwrap());
+        session.send(envelope(&["<b@example.org>"]));
+        let ehlo: &[u8] = if pipelining { b"250-mx\r\n250-CHUNKING\r\n250 PIPELINING\r\n" } else { b"250-mx\r\n250 CHUNKING\r\n" };
+        let mut replies: Vec<&[u8]> = vec![b"220 mx ESMTP\r\n", ehlo, b"250 ok\r\n", b"250 ok\r\n"];
+        replies.reverse();
+        let mut wire = Vec::new();
+        let mut wanted = false;
+        for _ in 0..1000 {
+            match session.poll_output() {
+                Output::Transmit(b) => wire.extend_from_slice(&b),
+                Output::Event(ClientEvent::BodyWanted { .. }) => {
+                    wanted = true;
+                    break;
+                }
+                Output::Event(_) => {}
+                Output::Wait(_) | Output::Pending(_) | Output::Idle => session.handle_input(replies.pop().expect("reply")),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(wanted);
+        session.push_body_bytes(Bytes::from(vec![b'a'; 1000])).unwrap();
+        session.push_body_bytes(Bytes::from(vec![b'b'; 1000])).unwrap();
+        let sent = drain(&mut session);
+        // Each chunk that went has its reply (without PIPELINING only the first went).
+        session.handle_input(if pipelining { &b"554 5.6.0 no\r\n554 5.6.0 no\r\n"[..] } else { b"554 5.6.0 no\r\n" });
+        let mut after = Vec::new();
+        let mut failed = false;
+        for _ in 0..100 {
+            match session.poll_output() {
+                Output::Transmit(b) => after.extend_from_slice(&b),
+                Output::Event(ClientEvent::Failed { .. }) => failed = true,
+                Output::Event(_) => {}
+                _ => break,
+            }
+        }
+        assert!(failed, "pipelining {pipelining}: the message failed");
+        let r = session.push_body_bytes(Bytes::from(vec![b'c'; 1000]));
+        assert_eq!(r, Err(ClientError::MessageRefused), "pipelining {pipelining}");
+        assert_eq!(session.end_body(), Ok(()));
+        after.extend(drain(&mut session));
+        let all = [sent, after].concat();
+        let text = String::from_utf8_lossy(&all);
+        assert!(!text.contains('c'), "pipelining {pipelining}: {text}");
+        assert!(!text.contains("LAST"), "pipelining {pipelining}: {text}");
+    }
+}
+
+/// Random bodies, random piece sizes (around the 512-octet copy threshold), random mix of
+/// push_body and push_body_bytes, every client mode: the strict server reads the
+/// reference's bytes.
+#[test]
+fn client_random_bodies_and_pieces() {
+    let mut rng = Rng(0x5eed_0000_1212_3434);
+    for round in 0..60 {
+        let bodies: Vec<Bytes> = (0..3)
+            .map(|_| {
+                let len = rng.below(3000);
+                let dens = 1 + rng.below(200);
+                Bytes::from((0..len).map(|_| if rng.below(dens) == 0 { b"\r\n."[rng.below(3)] } else { b'w' }).collect::<Vec<u8>>())
+            })
+            .collect();
+        let mut config = ClientConfig::new("client.example.net");
+        config.lmtp = rng.below(2) == 0;
+        config.prefer_bdat = rng.below(2) == 0;
+        config.normalize_line_endings = rng.below(3) != 0;
+        let ehlo: &'static str = if rng.below(2) == 0 {
+            "250-mx.example.org\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 8BITMIME\r\n"
+        } else {
+            "250-mx.example.org\r\n250-CHUNKING\r\n250 8BITMIME\r\n"
+        };
+        let how = [How::Mixed(1 + rng.below(1100)), How::Bytes(1 + rng.below(1100)), How::BytesWhole][rng.below(3)];
+        let run = run_client(&config, ehlo, &bodies, how);
+        let ctx = format!("round {round} lmtp {} bdat {} normalize {} {how:?}", config.lmtp, config.prefer_bdat, config.normalize_line_endings);
+        assert_eq!(run.server.bodies.len(), 3, "{ctx}");
+        for (k, body) in bodies.iter().enumerate() {
+            let mut want = ref_encode(body, config.normalize_line_endings, false);
+            if !config.prefer_bdat && !want.is_empty() && !want.ends_with(b"\r\n") {
+                want.extend_from_slice(b"\r\n");
+            }
+            assert!(run.server.bodies[k] == want, "{ctx}: body {k}");
+        }
+    }
+}
+
+/// Documents (passes): with `normalize_line_endings = false` the client sends bare LF and
+/// bare CR as they are and stuffs only after CRLF, as documented, so a lenient server
+/// (LF or CR taken as a line end) sees the end of data early: the smuggling defence is
+/// the default, and turning it off turns it off.
+#[test]
+fn raw_mode_sends_lenient_end_lookalikes_as_documented() {
+    for body in [&b"a\n.\nMAIL FROM:<x@y>\n"[..], b"a\r.\rMAIL FROM:<x@y>\r", b"a\n.\r\nMAIL FROM:<x@y>\r\n"] {
+        let mut encoder = DataEncoder::raw();
+        let mut out = Vec::new();
+        encoder.encode_bytes(Bytes::copy_from_slice(body), &mut out);
+        encoder.finish(&mut out);
+        let wire = out.concat();
+        let strict = ref_decode(&wire, false).1;
+        assert_eq!(strict, Some(wire.len()));
+        assert!(lenient_end(&wire).unwrap() + 3 < wire.len(), "{:?}", String::from_utf8_lossy(&wire));
+    }
+}
