@@ -264,8 +264,8 @@ fn encoder_every_split_matches_reference_and_is_smuggling_safe() {
 /// Random bodies over {CR, LF, '.', 'a'}, random cuts.
 #[test]
 fn encoder_random_bodies_and_cuts() {
-    let mut rng = Rng(0x1234_5678_9abc_def1);
-    for _ in 0..3000 {
+    let mut rng = Rng(0x1234_5678_9abc_def1 ^ std::env::var("SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0));
+    for _ in 0..(std::env::var("BIG").map(|_| 200000).unwrap_or(3000)) {
         let len = rng.below(300);
         let body: Vec<u8> = (0..len).map(|_| b"\r\n.a"[rng.below(4)]).collect();
         let mut cuts = Vec::new();
@@ -404,9 +404,9 @@ fn decoder_matches_reference_at_every_split_around_block_edges() {
 
 #[test]
 fn decoder_random_inputs_and_cuts() {
-    let mut rng = Rng(0xfeed_beef_1234_0007);
-    for _ in 0..4000 {
-        let len = rng.below(260);
+    let mut rng = Rng(0xfeed_beef_1234_0007 ^ std::env::var("SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0));
+    for _ in 0..(std::env::var("BIG").map(|_| 30000).unwrap_or(4000)) {
+        let len = rng.below(if std::env::var("BIG").is_ok() { 700 } else { 260 });
         let mut input: Vec<u8> = (0..len).map(|_| b"\r\n.aa\r\n"[rng.below(7)]).collect();
         if rng.below(2) == 0 {
             input.extend_from_slice(b"\r\n.\r\nQUIT\r\n");
@@ -942,4 +942,38 @@ fn raw_mode_sends_lenient_end_lookalikes_as_documented() {
         assert_eq!(strict, Some(wire.len()));
         assert!(lenient_end(&wire).unwrap() + 3 < wire.len(), "{:?}", String::from_utf8_lossy(&wire));
     }
+}
+
+/// Explores (passes): a refusal that arrives in the middle of a DATA body ends the
+/// session (a reply cannot be told from the body otherwise); pushing more afterwards is
+/// refused and writes nothing more.
+#[test]
+fn push_after_a_refusal_in_the_middle_of_a_data_body() {
+    let config = ClientConfig::new("client.example.net");
+    let (mut session, _) = session_wanting_body(&config);
+    session.push_body_bytes(Bytes::from(vec![b'a'; 2000])).unwrap();
+    let first = drain(&mut session);
+    assert_eq!(first.len(), 2000);
+    session.handle_input(b"554 5.7.1 go away\r\n");
+    let mut outputs = Vec::new();
+    for _ in 0..20 {
+        let o = session.poll_output();
+        let stop = matches!(o, Output::Closed | Output::Wait(_) | Output::Idle | Output::Pending(_));
+        outputs.push(format!("{o:?}"));
+        if stop {
+            break;
+        }
+    }
+    let r = session.push_body_bytes(Bytes::from(vec![b'b'; 2000]));
+    assert!(r.is_err(), "{r:?} {outputs:?}");
+    assert!(session.end_body().is_ok() || session.end_body().is_err());
+    let mut more = Vec::new();
+    for _ in 0..20 {
+        match session.poll_output() {
+            Output::Transmit(b) => more.extend_from_slice(&b),
+            _ => break,
+        }
+    }
+    assert!(more.is_empty(), "{:?} after {outputs:?}", String::from_utf8_lossy(&more));
+    eprintln!("{r:?} {outputs:?}");
 }
