@@ -389,8 +389,13 @@ fn forwarded_client() -> ClientAttributes {
     attributes
 }
 
-/// What went wrong in one conversation with a random server, if anything.
-fn check_random_server(blocks: &[usize], seed: u64, mode: u8, messages: &[(usize, usize, bool)]) -> Result<(), String> {
+/// A client session in `mode` (bit 0 LMTP, 1 BDAT, 2 opportunistic STARTTLS, 3
+/// XCLIENT) with `messages` queued (first recipient, how many, with XFORWARD) and QUIT
+/// after them; with its configuration, the messages' ids and their recipient counts.
+fn queued_session(
+    mode: u8,
+    messages: &[(usize, usize, bool)],
+) -> (ClientConfig, ClientSession, Vec<smtp_sansio::client::MessageId>, Vec<usize>) {
     let mut config = plain();
     config.lmtp = mode & 1 != 0;
     config.prefer_bdat = mode & 2 != 0;
@@ -414,6 +419,12 @@ fn check_random_server(blocks: &[usize], seed: u64, mode: u8, messages: &[(usize
         sizes.push(count);
     }
     session.quit();
+    (config, session, ids, sizes)
+}
+
+/// What went wrong in one conversation with a random server, if anything.
+fn check_random_server(blocks: &[usize], seed: u64, mode: u8, messages: &[(usize, usize, bool)]) -> Result<(), String> {
+    let (config, mut session, ids, sizes) = queued_session(mode, messages);
     let mut rng = XorShift::new(seed);
     let mut sent = String::new();
     let mut events: Vec<ClientEvent> = Vec::new();
@@ -841,29 +852,7 @@ fn run_reactive(
     mode: u8,
     messages: &[(usize, usize, bool)],
 ) -> Result<(String, Vec<ClientEvent>), String> {
-    let mut config = plain();
-    config.lmtp = mode & 1 != 0;
-    config.prefer_bdat = mode & 2 != 0;
-    if mode & 4 != 0 {
-        config.starttls = smtp_sansio::client::TlsPolicy::Opportunistic;
-    }
-    let client = config.clone().build().unwrap();
-    let mut session = ClientSession::new(&client);
-    if mode & 8 != 0 {
-        session.xclient(&real_client()).unwrap();
-    }
-    let mut ids = Vec::new();
-    let mut sizes = Vec::new();
-    for &(start, count, xforward) in messages {
-        let to: Vec<&str> = (0..count).map(|i| RECIPIENTS[(start + i) % RECIPIENTS.len()]).collect();
-        let mut message = envelope("<alice@example.net>", &to);
-        if xforward {
-            message.xforward = Some(forwarded_client());
-        }
-        ids.push(session.send(message));
-        sizes.push(count);
-    }
-    session.quit();
+    let (config, mut session, ids, sizes) = queued_session(mode, messages);
     let mut server = ReactiveServer::new(seed, config.lmtp);
     let mut cutter = XorShift::new(cut_seed);
     let mut sent = String::new();

@@ -19,8 +19,6 @@ pub(super) struct Outbox {
     pieces: VecDeque<Bytes>,
     /// What the session wrote itself since the last piece: it goes after them.
     buffer: BytesMut,
-    /// The length of every piece together.
-    pieces_len: usize,
 }
 
 impl Outbox {
@@ -41,11 +39,8 @@ impl Outbox {
             return self.buffer.extend_from_slice(&piece);
         }
         if !self.buffer.is_empty() {
-            let buffered = self.buffer.split().freeze();
-            self.pieces_len += buffered.len();
-            self.pieces.push_back(buffered);
+            self.pieces.push_back(self.buffer.split().freeze());
         }
-        self.pieces_len += piece.len();
         self.pieces.push_back(piece);
     }
 
@@ -60,9 +55,9 @@ impl Outbox {
         }
     }
 
-    /// How many bytes are owed.
+    /// How many bytes are owed (asked once per `BDAT` chunk, which holds few pieces).
     pub(super) fn len(&self) -> usize {
-        self.pieces_len + self.buffer.len()
+        self.pieces.iter().map(Bytes::len).sum::<usize>() + self.buffer.len()
     }
 
     /// Whether nothing is owed.
@@ -73,10 +68,7 @@ impl Outbox {
     /// The next bytes to send, in order: the next piece, or what the buffer holds.
     pub(super) fn pop(&mut self) -> Option<Bytes> {
         match self.pieces.pop_front() {
-            Some(piece) => {
-                self.pieces_len -= piece.len();
-                Some(piece)
-            }
+            Some(piece) => Some(piece),
             None => (!self.buffer.is_empty()).then(|| self.buffer.split().freeze()),
         }
     }
